@@ -1,0 +1,32 @@
+"""Entry point of the ``bulkqa`` command: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from bulkqa import seed_command
+
+app = typer.Typer(
+    name="bulkqa",
+    help="Bulk label QA on SageMaker Ground Truth: seed a round, preview the worker page, "
+    "create the labeling job, report accuracy per class and confidence band.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Bulk label QA on SageMaker Ground Truth."""
+
+
+app.command("seed")(seed_command.seed)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,104 @@
+"""Group queued items by label and cut them into batch files and a manifest (pure).
+
+A worker sees one batch per task, so a batch never mixes labels and never exceeds the batch
+size. Batch keys are derived from the label and the batch number only, so the same input always
+produces the same keys and the same manifest -- that is what makes a re-run overwrite rather
+than add.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from handlers.settings import BATCH_PREFIX
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One (image, label) pair queued for human review."""
+
+    s3_image_url: str
+    label: str
+    confidence: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"s3_image_url": self.s3_image_url, "label": self.label, "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The items one worker reviews on one page."""
+
+    label: str
+    number: int  # 1-based within its label
+    items: tuple[QueueItem, ...]
+    key: str
+
+    def document(self) -> str:
+        """The batch file's JSON text: a list of ``{"s3_image_url", "label", "confidence"}``."""
+        return json.dumps([item.to_json() for item in self.items], ensure_ascii=False, indent=1)
+
+
+def label_slug(label: str) -> str:
+    """A key-safe, readable and collision-free folder name for ``label``.
+
+    The readable part keeps ASCII letters and digits; the hash keeps "Sea lion" and "sea-lion"
+    (or two non-ASCII labels that both fold to nothing) apart.
+    """
+    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()[:40] or "label"
+    digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:8]
+    return f"{readable}-{digest}"
+
+
+def batch_key(label: str, number: int, prefix: str = BATCH_PREFIX) -> str:
+    return f"{prefix}{label_slug(label)}/batch-{number:05d}.json"
+
+
+def plan_batches(items: Iterable[QueueItem], batch_size: int, prefix: str = BATCH_PREFIX) -> list[Batch]:
+    """Group by label in first-seen order, keep row order inside a label, cut every ``batch_size``."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    groups: dict[str, list[QueueItem]] = {}
+    for item in items:
+        groups.setdefault(item.label, []).append(item)
+    batches: list[Batch] = []
+    for label, group in groups.items():
+        for start in range(0, len(group), batch_size):
+            number = start // batch_size + 1
+            chunk = tuple(group[start : start + batch_size])
+            batches.append(Batch(label, number, chunk, batch_key(label, number, prefix)))
+    return batches
+
+
+def manifest_text(batch_uris: Sequence[str]) -> str:
+    """Ground Truth's input manifest: one JSON line ``{"source-ref": ...}`` per batch file."""
+    return "".join(json.dumps({"source-ref": uri}) + "\n" for uri in batch_uris)
+
+
+def parse_batch_document(text: str | bytes, *, source: str) -> list[QueueItem]:
+    """Read a batch file back; raise ``ValueError`` naming ``source`` if it is not one."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"batch file {source} is not valid JSON: {err}") from err
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"batch file {source} must be a non-empty JSON list of items")
+    items = []
+    for position, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise ValueError(f"batch file {source}: item {position} is not an object")
+        url, label, confidence = entry.get("s3_image_url"), entry.get("label"), entry.get("confidence")
+        if not isinstance(url, str) or not url:
+            raise ValueError(f"batch file {source}: item {position} has no s3_image_url")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"batch file {source}: item {position} has no label")
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
+            raise ValueError(f"batch file {source}: item {position} has no numeric confidence")
+        items.append(QueueItem(url, label, float(confidence)))
+    return items
