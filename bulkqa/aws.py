@@ -11,22 +11,25 @@ from typing import Any
 
 import boto3
 
-from handlers.aws_clients import make_client
+from handlers.aws_clients import make_client, shared_session
 
 
 class RequestCounter:
-    """Counts requests per service across any number of clients (thread-safe)."""
+    """Counts requests per service and per operation across any number of clients (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_service: dict[str, int] = {}
+        self.by_operation: dict[str, int] = {}  # "s3.PutObject" -> count
 
     def attach(self, client: Any) -> Any:
         service = client.meta.service_model.service_name
 
-        def count(**_: Any) -> None:
+        def count(event_name: str = "", **_: Any) -> None:
+            operation = f"{service}.{event_name.rsplit('.', 1)[-1]}"  # event: before-send.<service>.<Operation>
             with self._lock:
                 self.by_service[service] = self.by_service.get(service, 0) + 1
+                self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
 
         client.meta.events.register("before-send", count)
         return client
@@ -38,7 +41,7 @@ class RequestCounter:
 
 def _session(endpoint_url: str | None) -> boto3.session.Session:
     """A session; against an emulator endpoint with no credentials configured, use test keys."""
-    session = boto3.session.Session()
+    session = shared_session()  # a new Session would load every service model again
     if endpoint_url and session.get_credentials() is None:
         session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test")
     return session

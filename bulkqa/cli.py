@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bulkqa import seed_command
+from bulkqa import export_command, job_command, preview_command, report_command, seed_command
 
 app = typer.Typer(
     name="bulkqa",
@@ -22,6 +22,10 @@ def _root() -> None:
 
 
 app.command("seed")(seed_command.seed)
+app.command("report")(report_command.report)
+app.command("export")(export_command.export)
+app.add_typer(job_command.app, name="job")
+app.command("preview")(preview_command.preview)
 
 
 def main() -> None:

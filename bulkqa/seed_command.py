@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,23 +38,24 @@ def _print_report(console: Console, report: SeedReport, requests: RequestCounter
     table.add_column("Below threshold", justify="right", footer=str(skipped_total))
     for label in dict.fromkeys([*per_label, *report.below_threshold]):
         batches, items = per_label.get(label, (0, 0))
-        table.add_row(label, str(batches), str(items), str(report.below_threshold.get(label, 0)))
+        # Labels, paths and reasons come from the CSV: escape them, or "[/x]" in a label is a markup error.
+        table.add_row(escape(label), str(batches), str(items), str(report.below_threshold.get(label, 0)))
     console.print(table)
     if report.problems:
         problems = Table(title=f"{len(report.problems)} row(s) skipped", title_style="bold yellow")
         problems.add_column("Line", justify="right")
         problems.add_column("Reason")
         for problem in report.problems:
-            problems.add_row(str(problem.line), problem.reason)
+            problems.add_row(str(problem.line), escape(problem.reason))
         console.print(problems)
     per_row = requests.total / report.rows_read if report.rows_read else 0.0
     console.print(
         f"Items written: {report.items_written}, already present (votes kept): {report.items_existing}, "
         f"images sent: {report.images_transferred}."
     )
-    console.print(f"AWS requests: {requests.total} ({per_row:.3f} per row) {requests.by_service}")
+    console.print(f"AWS requests: {requests.total} ({per_row:.3f} per row) {escape(str(requests.by_service))}")
     if report.manifest_uri:
-        console.print(f"Manifest: [bold]{report.manifest_uri}[/bold]")
+        console.print(f"Manifest: [bold]{escape(report.manifest_uri)}[/bold]")
 
 
 def seed(
@@ -104,8 +106,8 @@ def seed(
     try:
         source = image_source(images, copy=copy_images)
         text = decode_csv(csv.read_bytes(), source=str(csv))
-    except (ValueError, CsvFormatError) as err:
-        console.print(f"[bold red]error:[/bold red] {err}")
+    except (OSError, ValueError) as err:  # CsvFormatError is a ValueError
+        console.print(f"[bold red]error:[/bold red] {escape(str(err))}")
         raise typer.Exit(2) from err
     target = SeedTarget(bucket, table, source, batch_size, threshold)
     counter = RequestCounter()
@@ -130,10 +132,10 @@ def seed(
         try:
             report = run_seed(text, target, s3=s3, ddb=ddb, source=str(csv), max_workers=workers, progress=on_progress)
         except CsvFormatError as err:
-            console.print(f"[bold red]error:[/bold red] {err}")
+            console.print(f"[bold red]error:[/bold red] {escape(str(err))}")
             raise typer.Exit(2) from err
         except (ClientError, BotoCoreError, UnprocessedError) as err:
-            console.print(f"[bold red]AWS error:[/bold red] {err}")
+            console.print(f"[bold red]AWS error:[/bold red] {escape(str(err))}")
             raise typer.Exit(3) from err
 
     if json_out:

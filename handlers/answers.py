@@ -71,7 +71,9 @@ def parse_worker_answer(worker_id: str, content: Any, items: Sequence[QueueItem]
     seen: dict[int, str] = {}
     for key, value in answer.items():
         label, sep, index_text = key.rpartition("-")
-        if not sep or not index_text.isdigit() or (len(index_text) > 1 and index_text[0] == "0"):
+        # ASCII digits only: str.isdigit() also accepts "²" (int() fails) and "٣" (int() reads 3).
+        well_formed = index_text.isascii() and index_text.isdigit()
+        if not sep or not well_formed or (len(index_text) > 1 and index_text[0] == "0"):
             result.notes.append(f"ignored key {key!r}: not of the form <label>-<index>")
             continue
         index = int(index_text)

@@ -4,10 +4,18 @@
 ``SlowDown``) and connection errors with jittered back-off, which is what keeps a seed or a
 consolidation going through a burst. ``AWS_ENDPOINT_URL`` is honoured by boto3 itself, so the
 same code talks to AWS, LocalStack or moto.
+
+Clients come from one shared session: a new ``boto3.session.Session`` loads every service model
+again (about half a second per pair of clients), which a warm Lambda would pay on each invocation.
+The session is replaced when the credentials or region in the environment change, so a process
+that switches accounts or emulators still gets clients for the new one. Creating a client from a
+session is not thread-safe; clients themselves are, so the creation alone is serialised.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import boto3
@@ -20,6 +28,33 @@ RETRY_CONFIG = Config(
     read_timeout=60,
 )
 
+# What the default session resolves from the environment once and then keeps.
+_SESSION_ENVIRONMENT = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+)
+_lock = threading.Lock()
+_shared: dict[tuple[str | None, ...], boto3.session.Session] = {}
+
+
+def _default_session() -> boto3.session.Session:
+    """The session for the current environment (call with ``_lock`` held)."""
+    key = tuple(os.environ.get(name) for name in _SESSION_ENVIRONMENT)
+    if key not in _shared:
+        _shared.clear()
+        _shared[key] = boto3.session.Session()
+    return _shared[key]
+
+
+def shared_session() -> boto3.session.Session:
+    """The session ``make_client`` uses by default, for callers that need its region or credentials."""
+    with _lock:
+        return _default_session()
+
 
 def make_client(
     service: str,
@@ -29,5 +64,6 @@ def make_client(
     session: boto3.session.Session | None = None,
 ) -> Any:
     """A thread-safe low-level client for ``service`` (thread pools share one)."""
-    session = session or boto3.session.Session()
-    return session.client(service, endpoint_url=endpoint_url, region_name=region, config=RETRY_CONFIG)
+    with _lock:
+        chosen = session or _default_session()
+        return chosen.client(service, endpoint_url=endpoint_url, region_name=region, config=RETRY_CONFIG)

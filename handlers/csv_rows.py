@@ -61,9 +61,11 @@ def decode_csv(data: bytes, *, source: str = "CSV") -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        # The utf-8-sig codec decodes what follows the BOM, so ``err.start`` indexes ``err.object``.
+        line = err.object[: err.start].count(b"\n") + 1
         raise CsvFormatError(
-            f"{source} is not UTF-8: byte 0x{data[err.start]:02x} at line {line} (save the file as UTF-8 and run again)"
+            f"{source} is not UTF-8: byte 0x{err.object[err.start]:02x} at line {line} "
+            "(save the file as UTF-8 and run again)"
         ) from err
 
 
@@ -132,17 +134,22 @@ def _check_confidence(raw: str) -> tuple[float | None, str | None]:
     return value, None
 
 
-def _records(text: str) -> Iterable[tuple[int, list[str]]]:
-    """Yield (first line number, fields) for each CSV record, counting physical lines."""
+def _records(text: str) -> Iterable[tuple[int, list[str] | None]]:
+    """Yield (first line number, fields) for each CSV record, counting physical lines.
+
+    A record the csv module refuses (a field over its size limit) comes back as ``None`` so that
+    one oversized row is skipped like any bad row instead of failing the whole file; the reader
+    starts afresh on the next line.
+    """
     reader = csv.reader(io.StringIO(text, newline=""))
     previous_end = 0
     while True:
         try:
-            fields = next(reader)
+            fields: list[str] | None = next(reader)
         except StopIteration:
             return
-        except csv.Error as err:
-            raise CsvFormatError(f"line {reader.line_num}: {err}") from err
+        except csv.Error:
+            fields = None
         yield previous_end + 1, fields
         previous_end = reader.line_num
 
@@ -154,15 +161,20 @@ def parse_label_csv(text: str, threshold: float, *, source: str = "CSV") -> Pars
         _, header = next(records)
     except StopIteration:
         raise CsvFormatError(f"{source} is empty: expected a header line") from None
+    if header is None:
+        raise CsvFormatError(f"{source}: the header line is too long to be a CSV header")
     image_at, label_at, confidence_at = _column_positions(header, source)
     width = max(image_at, label_at, confidence_at) + 1
 
     parsed = ParsedCsv()
     first_seen: dict[tuple[str, str], int] = {}
     for line, fields in records:
-        if not any(f.strip() for f in fields):
+        if fields is not None and not any(f.strip() for f in fields):
             continue  # blank line
         parsed.rows_read += 1
+        if fields is None:
+            parsed.problems.append(RowProblem(line, f"a field is longer than {csv.field_size_limit()} characters"))
+            continue
         if len(fields) < width:
             present = len(fields)
             names = {image_at: "image_local_path", label_at: "label", confidence_at: "confidence"}

@@ -38,6 +38,8 @@ class LocalImages:
             body = file.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
             raise ImageMissingError(f"image file {file} not found") from err
+        except OSError as err:  # e.g. no permission: that row is skipped, like a missing file
+            raise ImageMissingError(f"image file {file} cannot be read ({err.strerror or err})") from err
         s3.put_object(Bucket=bucket, Key=path, Body=body, ContentType=content_type)
 
     def __str__(self) -> str:

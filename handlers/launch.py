@@ -2,7 +2,9 @@
 
 Event: ``{"csv": "s3://bucket/labels.csv", "images": "s3://bucket/prefix" (default: the QA
 bucket's root), "copy_images": false, "batch_size": 25, "threshold": 80}``; every key but ``csv``
-is optional, and the defaults come from the function's environment. Returns the seed report.
+is optional, and the defaults come from the function's environment. An S3 event notification
+for one uploaded CSV (``{"Records": [{"s3": {"bucket": {"name"}, "object": {"key"}}}]}``) is
+accepted too, with every option at its default. Returns the seed report.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
+from urllib.parse import unquote_plus
 
 from handlers.aws_clients import make_client
 from handlers.batch_store import read_s3_text
@@ -49,9 +52,25 @@ def _target(event: dict[str, Any]) -> SeedTarget:
     )
 
 
+def _from_s3_notification(event: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"csv": "s3://..."}`` for an S3 notification about one object, else None."""
+    records = event.get("Records")
+    if not isinstance(records, list) or len(records) != 1 or not isinstance(records[0], dict):
+        return None
+    s3_part = records[0].get("s3")
+    try:
+        bucket, key = s3_part["bucket"]["name"], s3_part["object"]["key"]
+    except (KeyError, TypeError):
+        return None
+    # Notification keys are URL-encoded ("my labels.csv" arrives as "my+labels.csv").
+    return {"csv": f"s3://{bucket}/{unquote_plus(key)}"} if isinstance(key, str) and isinstance(bucket, str) else None
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    if isinstance(event, dict) and "csv" not in event:
+        event = _from_s3_notification(event) or event
     if not isinstance(event, dict) or not isinstance(event.get("csv"), str):
-        raise ValueError('launch event must be {"csv": "s3://bucket/key.csv", ...}')
+        raise ValueError('launch event must be {"csv": "s3://bucket/key.csv", ...} or an S3 notification for one CSV')
     target = _target(event)
     s3, ddb = make_client("s3"), make_client("dynamodb")
     csv_uri = event["csv"]

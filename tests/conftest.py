@@ -8,15 +8,17 @@ that deploy the Pulumi component into a moto *server* or LocalStack.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 
+from handlers.aws_clients import make_client
 from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL, ENV_BUCKET_NAME, ENV_TABLE_NAME
 
 SHARED_CSV_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "aws-sample-csv"
@@ -61,18 +63,48 @@ def create_qa_table(ddb: Any, table: str) -> None:
     )
 
 
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each write request atomically; moto's in-process backend takes no lock.
+
+    Without this, two threads' conditional updates of one item can interleave inside moto (read,
+    read, write, write) and lose a count that DynamoDB never would, so a concurrency test would
+    fail now and then for the emulator's sake. Serialising moto's writes keeps any lost or doubled
+    count the code's own.
+    """
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITE_LOCK:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
 @pytest.fixture
 def qa_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[QaStack]:
     """A QA bucket and table in moto (in-process), with the functions' environment set."""
+    _atomic_dynamodb_writes(monkeypatch)
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        ddb = boto3.client("dynamodb", region_name=REGION)
+        # make_client's shared session: boto3.client() would load the service models again in every
+        # test, because mock_aws() drops boto3's default session.
+        s3 = make_client("s3", region=REGION)
+        ddb = make_client("dynamodb", region=REGION)
         stack = QaStack(s3, ddb, "bulkqa-test-bucket", "bulkqa-test-table")
         s3.create_bucket(Bucket=stack.bucket)
         create_qa_table(ddb, stack.table)
         monkeypatch.setenv(ENV_BUCKET_NAME, stack.bucket)
         monkeypatch.setenv(ENV_TABLE_NAME, stack.table)
         yield stack
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """The project's synthetic inputs (see fixtures/README.md)."""
+    return FIXTURES
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""``--format html``: one self-contained file -- tables, thresholds, and the plots as embedded PNGs.
+
+Nothing is fetched: the style is inline and each plot is a ``data:image/png;base64`` URI drawn by
+matplotlib (its object API with the Agg canvas, no pyplot state, so it is safe in any thread).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from html import escape
+
+from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
+from bulkqa.renderers.common import NA, fmt_exact, fmt_pct, fmt_walk, never, summary_lines, warning
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}
+tr.totals td{font-weight:bold;border-top:2px solid #888}tr.avg td{font-style:italic}
+td.na{color:#999}.never{color:#b00}.warn{color:#a60;text-align:left}
+img{max-width:100%;display:block;margin:1em 0}
+"""
+
+
+def _td(text: str, cls: str = "") -> str:
+    if text == NA:
+        cls = (cls + " na").strip()
+    return f"<td class='{cls}'>{escape(text)}</td>" if cls else f"<td>{escape(text)}</td>"
+
+
+def _png(fig: object) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def accuracy_plot(report: Report) -> str:
+    """%correct per band, one line per class, with the target precision."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    x = list(range(len(report.bands)))
+    for c in report.classes:
+        y = [math.nan if b.pct_correct is None else b.pct_correct for b in c.bands]
+        ax.plot(x, y, marker="o", label=c.label)
+    ax.axhline(report.target_precision, color="black", linestyle="--", linewidth=1, label="target precision")
+    ax.set_xticks(x, report.bands.labels())
+    ax.set_xlabel("model confidence band")
+    ax.set_ylabel("% correct (confirmed / reviewed)")
+    ax.set_ylim(-2, 102)
+    ax.set_title(f"Accuracy per confidence band ({report.policy.value})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(report.classes) // 20)
+    return _png(fig)
+
+
+def reliability_plot(report: Report) -> str:
+    """Reliability diagram: accuracy against mean confidence per bin; the diagonal is perfect calibration."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot()
+    filled = report.overall_calibration.filled
+    low = min((b.lo for b in filled), default=0.0)
+    ax.plot([low, 100], [low, 100], color="grey", linestyle=":", label="perfect calibration")
+    for cal in report.calibration:
+        pts = cal.filled
+        if pts:
+            ax.plot([b.mean_confidence for b in pts], [b.accuracy for b in pts], alpha=0.35, linewidth=1)
+    if filled:
+        biggest = max(b.count for b in filled)
+        ax.plot(
+            [b.mean_confidence for b in filled],
+            [b.accuracy for b in filled],
+            color="C3",
+            linewidth=2,
+            label="all classes",
+        )
+        ax.scatter(
+            [b.mean_confidence for b in filled],
+            [b.accuracy for b in filled],
+            s=[20 + 180 * b.count / biggest for b in filled],
+            color="C3",
+            zorder=3,
+        )
+    ece = report.overall_calibration.ece
+    ax.set_title("Reliability diagram" + ("" if ece is None else f" (ECE {ece:.2f} points)"))
+    ax.set_xlabel("mean model confidence in bin")
+    ax.set_ylabel("% confirmed in bin")
+    ax.set_xlim(low, 100)
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left")
+    return _png(fig)
+
+
+def _results_table(report: Report) -> str:
+    bands = report.bands.labels()
+    head1 = "<tr><th class='l' rowspan='2'>Label</th>" + "".join(
+        f"<th rowspan='2'>{n}</th>" for n in ("Total", "Confirmed", "Disconfirm", "Split", "%Correct")
+    )
+    head1 += "".join(f"<th colspan='3'>{escape(b)}</th>" for b in bands) + "<th rowspan='2'>Threshold</th></tr>"
+    head2 = "<tr>" + "<th>Total</th><th>Incorrect</th><th>%Correct</th>" * len(bands) + "</tr>"
+
+    def row(c: ClassRow, cls: str, threshold: str, never_: bool) -> str:
+        cells = [_td(c.label, "l"), *(_td(str(v)) for v in (c.total, c.confirmed, c.disconfirmed, c.split))]
+        cells.append(_td(fmt_pct(c.pct_correct)))
+        for b in c.bands:
+            cells += [_td(str(b.total)), _td(str(b.incorrect)), _td(fmt_pct(b.pct_correct))]
+        cells.append(_td(threshold, "never" if never_ else ""))
+        return f"<tr class='{cls}'>" + "".join(cells) + "</tr>"
+
+    rows = [row(c, "", fmt_walk(report, c.threshold), never(report, c.threshold)) for c in report.classes]
+    rows.append(row(report.totals, "totals", "", False))
+    avg = report.class_average
+    cells = [_td(CLASS_AVERAGE_LABEL, "l"), *[_td("")] * 4, _td(fmt_pct(avg.pct_correct))]
+    for b in avg.bands:
+        cells += [_td(""), _td(""), _td(fmt_pct(b.pct_correct))]
+    rows.append("<tr class='avg'>" + "".join(cells) + _td("") + "</tr>")
+    return "<table>" + head1 + head2 + "".join(rows) + "</table>"
+
+
+def _thresholds_table(report: Report) -> str:
+    head = "".join(
+        f"<th>{n}</th>"
+        for n in (
+            "Label",
+            "Reviewed",
+            "Unreviewed",
+            "Band walk",
+            "Exact threshold",
+            "Accepted",
+            "Precision",
+            "Wilson 95% low",
+            "Warning",
+        )
+    )
+    rows = []
+    for c, t in zip(report.classes, report.precision_thresholds, strict=True):
+        rows.append(
+            "<tr>"
+            + _td(c.label, "l")
+            + _td(str(c.total))
+            + _td(str(c.unreviewed))
+            + _td(fmt_walk(report, c.threshold), "never" if never(report, c.threshold) else "")
+            + _td(fmt_exact(t))
+            + _td(str(t.accepted))
+            + _td(fmt_pct(t.precision))
+            + _td(fmt_pct(t.wilson_lower))
+            + _td(warning(report, t), "warn")
+            + "</tr>"
+        )
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _calibration_table(report: Report) -> str:
+    rows = []
+    for cal in (*report.calibration, report.overall_calibration):
+        name = cal.label if cal.label is not None else "All classes"
+        rows.append(
+            "<tr>"
+            + _td(name, "l")
+            + _td(str(cal.reviewed))
+            + _td(NA if cal.ece is None else f"{cal.ece:.2f}")
+            + "</tr>"
+        )
+    return "<table><tr><th>Label</th><th>Reviewed</th><th>ECE (points)</th></tr>" + "".join(rows) + "</table>"
+
+
+def render_html(report: Report) -> str:
+    summary = "".join(f"<p>{escape(line)}</p>" for line in summary_lines(report))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>BulkQA report</title><style>{STYLE}</style></head>
+<body>
+<h1>BulkQA report</h1>
+{summary}
+<h2>QA results</h2>
+{_results_table(report)}
+<h2>Thresholds</h2>
+<p>Band walk: from the highest band down, a band passes if it is empty or incorrect &le;
+{report.max_fp_ratio:g} &times; confirmed; the first failing band's upper bound is the threshold
+(the top edge means never accept automatically). Exact threshold: the smallest confidence at or above
+which the reviewed images still reach {report.target_precision:.1f}% precision, with its Wilson 95% lower bound.</p>
+{_thresholds_table(report)}
+<img alt="Accuracy per confidence band and class" src="{accuracy_plot(report)}">
+<h2>Calibration</h2>
+{_calibration_table(report)}
+<img alt="Reliability diagram" src="{reliability_plot(report)}">
+</body></html>
+"""

@@ -1,0 +1,259 @@
+"""The BulkQA ComponentResource: the whole stack behind one Ground Truth custom labeling workflow.
+
+No ``from __future__ import annotations``: the component provider reads the class annotations
+(the outputs) and the ``args`` annotation at runtime to infer the package schema.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components import naming
+from components.args import DEFAULT_LOG_LEVEL, DEFAULT_LOG_RETENTION_DAYS, BulkQAArgs
+from components.context import BuildContext
+from components.functions import FUNCTION_SPECS, DeployedFunction, create_function
+from components.ground_truth import GroundTruthRole, create_ground_truth_role
+from components.lambda_package import LambdaPackage, lambda_package
+from components.outputs import STACK_OUTPUTS
+from components.policies import bucket_arn, launch_policy, partition_of, post_labeling_policy, pre_labeling_policy
+from components.resource_types import COMPONENT_TYPE
+from components.seeding import Seed, create_seed
+from components.storage import QaBucket, create_bucket
+from components.table import create_table
+from components.template import resolve_template_path, upload_template
+from handlers.s3_uri import parse_s3_uri
+from handlers.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONFIDENCE_THRESHOLD,
+    ENV_BATCH_SIZE,
+    ENV_BUCKET_NAME,
+    ENV_CONFIDENCE_THRESHOLD,
+    ENV_LOG_LEVEL,
+    ENV_TABLE_NAME,
+    MANIFEST_KEY,
+    MAX_BATCH_SIZE,
+    OUTPUT_PREFIX,
+)
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_VALUES = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+BASE_TAGS = {"project": "bulkqa"}
+
+
+def _check_batch_size(value: Any) -> str:
+    size = int(value)
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {value!r}")
+    return str(size)
+
+
+def _check_threshold(value: Any) -> str:
+    threshold = float(value)
+    if not 0 <= threshold <= 100:
+        raise ValueError(f"confidence_threshold must be between 0 and 100, got {value!r}")
+    return repr(threshold)
+
+
+def _check_log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"log_level must be one of {sorted(LOG_LEVELS)}, got {value!r}")
+    return level
+
+
+def _check_retention(value: Any) -> int:
+    days = int(value)
+    if days not in LOG_RETENTION_VALUES:
+        raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION_VALUES)}, got {value!r}")
+    return days
+
+
+def _image_bucket_names(qa_bucket: str, extra: Sequence[str] | None, seed_images: str | None) -> list[str]:
+    names = {naming.image_bucket_name(spec) for spec in (extra or [])}
+    if seed_images:
+        names.add(parse_s3_uri(seed_images, allow_empty_key=True).bucket)
+    names.discard(qa_bucket)
+    return sorted(names)
+
+
+# Fields that decide names, resource options or local files: they must be known while the program
+# runs, so they are plain values (a YAML/TypeScript consumer passing an Output gets a clear error).
+PLAIN_FIELDS = (
+    "name_prefix",
+    "bucket_name",
+    "data_protection",
+    "worker_template_path",
+    "seed_csv",
+    "seed_images",
+    "seed_copy_images",
+)
+
+
+def _require_plain(settings: BulkQAArgs) -> None:
+    for field in PLAIN_FIELDS:
+        if isinstance(getattr(settings, field), pulumi.Output):
+            raise TypeError(f"BulkQA {field} must be a plain value known at deploy time, not an Output")
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+class BulkQA(pulumi.ComponentResource):
+    """Bulk label QA on SageMaker Ground Truth: QA bucket, vote table, the launch, pre-labeling and
+    post-labeling functions, their least-privilege roles, the Ground Truth role and the worker UI."""
+
+    bucket_name: pulumi.Output[str]
+    """The QA bucket (images, batches, manifest, worker template, job output)."""
+    table_name: pulumi.Output[str]
+    """The DynamoDB table of labels and votes."""
+    manifest_uri: pulumi.Output[str]
+    """``ManifestS3Uri`` of CreateLabelingJob (written by the launch function)."""
+    ui_template_uri: pulumi.Output[str]
+    """``UiTemplateS3Uri`` of CreateLabelingJob."""
+    output_path: pulumi.Output[str]
+    """``S3OutputPath`` of CreateLabelingJob."""
+    launch_function_arn: pulumi.Output[str]
+    """The launch (seed) function."""
+    pre_labeling_function_arn: pulumi.Output[str]
+    """``PreHumanTaskLambdaArn`` of CreateLabelingJob."""
+    post_labeling_function_arn: pulumi.Output[str]
+    """``AnnotationConsolidationLambdaArn`` of CreateLabelingJob."""
+    ground_truth_role_arn: pulumi.Output[str]
+    """``RoleArn`` of CreateLabelingJob."""
+
+    def __init__(self, name: str, args: BulkQAArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, {}, opts)
+        settings = BulkQAArgs.coerce(args)
+        _require_plain(settings)
+        prefix = naming.validate_prefix(settings.name_prefix or naming.default_prefix(name, pulumi.get_stack()))
+        if settings.bucket_name:
+            naming.validate_bucket_name(settings.bucket_name)
+        protected = bool(settings.data_protection)
+        user_tags = pulumi.Output.from_input(settings.tags or {})
+        ctx = BuildContext(
+            name=name,
+            prefix=prefix,
+            parent=self,
+            tags=user_tags.apply(
+                lambda t: {**BASE_TAGS, "bulkqa-stack": prefix, **{str(k): str(v) for k, v in t.items()}}
+            ),
+            protect=protected,
+        )
+
+        self.qa_bucket: QaBucket = create_bucket(
+            ctx,
+            bucket_name=settings.bucket_name,
+            bucket_prefix=naming.bucket_prefix(prefix),
+            versioning=_or(settings.versioning, protected),
+            force_destroy=not protected,
+        )
+        self.table = create_table(
+            ctx,
+            table_name=naming.table_name(prefix),
+            point_in_time_recovery=_or(settings.point_in_time_recovery, protected),
+            deletion_protection=_or(settings.deletion_protection, protected),
+        )
+
+        batch_size = pulumi.Output.from_input(_or(settings.batch_size, DEFAULT_BATCH_SIZE))
+        threshold = pulumi.Output.from_input(_or(settings.confidence_threshold, DEFAULT_CONFIDENCE_THRESHOLD))
+        retention = pulumi.Output.from_input(_or(settings.log_retention_days, DEFAULT_LOG_RETENTION_DAYS)).apply(
+            _check_retention
+        )
+        environment: dict[str, pulumi.Input[str]] = {
+            ENV_TABLE_NAME: self.table.name,
+            ENV_BUCKET_NAME: self.qa_bucket.name,
+            ENV_BATCH_SIZE: batch_size.apply(_check_batch_size),
+            ENV_CONFIDENCE_THRESHOLD: threshold.apply(_check_threshold),
+            ENV_LOG_LEVEL: pulumi.Output.from_input(_or(settings.log_level, DEFAULT_LOG_LEVEL)).apply(_check_log_level),
+        }
+
+        seed_images = settings.seed_images if settings.seed_csv else None
+        image_bucket_arns = pulumi.Output.all(
+            self.qa_bucket.name, self.qa_bucket.arn, pulumi.Output.from_input(settings.extra_image_buckets or [])
+        ).apply(
+            lambda v: [
+                bucket_arn(n, partition_of(v[1])) for n in _image_bucket_names(v[0], list(v[2] or []), seed_images)
+            ]
+        )
+        policy_inputs = {
+            "bucket_arn": self.qa_bucket.arn,
+            "table_arn": self.table.arn,
+            "image_bucket_arns": image_bucket_arns,
+        }
+
+        # The deployed archive (``.path``, ``.sha256``): what an emulator harness must run.
+        self.lambda_package: LambdaPackage = lambda_package()
+        policies = {
+            "launch": lambda log_group_arn, bucket_arn, table_arn, image_bucket_arns: launch_policy(
+                bucket_arn=bucket_arn,
+                table_arn=table_arn,
+                log_group_arn=log_group_arn,
+                image_bucket_arns=image_bucket_arns,
+            ),
+            "pre_labeling": lambda log_group_arn, bucket_arn, **_: pre_labeling_policy(
+                bucket_arn=bucket_arn, log_group_arn=log_group_arn
+            ),
+            "post_labeling": lambda log_group_arn, bucket_arn, table_arn, **_: post_labeling_policy(
+                bucket_arn=bucket_arn, table_arn=table_arn, log_group_arn=log_group_arn
+            ),
+        }
+        self.functions: dict[str, DeployedFunction] = {
+            key: create_function(
+                ctx,
+                spec,
+                package=self.lambda_package,
+                environment=environment,
+                policy=policies[key],
+                policy_inputs=policy_inputs,
+                log_retention_days=retention,
+            )
+            for key, spec in FUNCTION_SPECS.items()
+        }
+
+        self.ground_truth: GroundTruthRole = create_ground_truth_role(
+            ctx,
+            bucket_arn=self.qa_bucket.arn,
+            task_function_arns=[self.functions["pre_labeling"].arn, self.functions["post_labeling"].arn],
+            image_bucket_arns=image_bucket_arns,
+        )
+
+        self.template_object = upload_template(
+            ctx,
+            bucket=self.qa_bucket.bucket.id,
+            path=resolve_template_path(settings.worker_template_path),
+            depends_on=self.qa_bucket.ready,
+        )
+
+        self.seed: Seed | None = None
+        if settings.seed_csv:
+            launch = self.functions["launch"]
+            self.seed = create_seed(
+                ctx,
+                bucket=self.qa_bucket.name,
+                csv_path=Path(settings.seed_csv).expanduser().resolve(),
+                images=seed_images,
+                copy_images=bool(settings.seed_copy_images),
+                batch_size=batch_size,
+                threshold=threshold,
+                launch_function_name=launch.function.name,
+                depends_on=[*self.qa_bucket.ready, self.table, launch.function, launch.role_policy],
+            )
+
+        bucket = self.qa_bucket.name
+        self.bucket_name = bucket
+        self.table_name = self.table.name
+        self.manifest_uri = pulumi.Output.concat("s3://", bucket, "/", MANIFEST_KEY)
+        self.ui_template_uri = pulumi.Output.concat("s3://", self.template_object.bucket, "/", self.template_object.key)
+        self.output_path = pulumi.Output.concat("s3://", bucket, "/", OUTPUT_PREFIX)
+        self.launch_function_arn = self.functions["launch"].arn
+        self.pre_labeling_function_arn = self.functions["pre_labeling"].arn
+        self.post_labeling_function_arn = self.functions["post_labeling"].arn
+        self.ground_truth_role_arn = self.ground_truth.role.arn
+
+        self.register_outputs({attr: getattr(self, attr) for attr in STACK_OUTPUTS})

@@ -1,0 +1,177 @@
+"""IAM policy documents, as pure functions of this stack's ARNs.
+
+Each function returns a plain ``dict`` so the least-privilege rules can be unit tested without
+Pulumi. The rules:
+
+- Actions are always spelled out; no Allow statement has a ``*`` (or ``prefix:*``) action.
+- Resources are only this stack's bucket, table, functions and log groups, plus the image
+  buckets the user lists explicitly (read only).
+- The one wildcard action is the bucket policy's TLS guard, which is a *Deny* of ``s3:*`` on
+  non-TLS requests: a deny narrower than ``s3:*`` would leave some action open over plain HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Policy = dict[str, Any]
+VERSION = "2012-10-17"
+
+# What each principal may do, named once so the tests can compare against the same lists.
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+S3_READ_OBJECT = ("s3:GetObject",)
+S3_LIST_BUCKET = ("s3:ListBucket",)
+S3_READ_WRITE_OBJECT = ("s3:GetObject", "s3:PutObject")
+LAUNCH_TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")
+POST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+GROUND_TRUTH_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
+GROUND_TRUTH_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject")
+INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+
+
+def _statement(sid: str, actions: Iterable[str], resources: Iterable[str], effect: str = "Allow") -> dict[str, Any]:
+    action_list = sorted(set(actions))
+    resource_list = sorted(set(resources))
+    for action in action_list:
+        if "*" in action and effect == "Allow":
+            raise ValueError(f"refusing a wildcard action in an Allow statement: {action}")
+    if not resource_list:
+        raise ValueError(f"statement {sid} has no resources")
+    return {"Sid": sid, "Effect": effect, "Action": action_list, "Resource": resource_list}
+
+
+def _policy(*statements: dict[str, Any]) -> Policy:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def objects_arn(bucket_arn: str) -> str:
+    """Every object in the bucket: ``arn:aws:s3:::bucket/*`` (the resource, not the action, is wide)."""
+    return f"{bucket_arn}/*"
+
+
+def log_streams_arn(log_group_arn: str) -> str:
+    """The streams of one log group (pulumi-aws exports the group ARN without the trailing ``:*``)."""
+    return f"{log_group_arn.removesuffix(':*')}:*"
+
+
+def partition_of(arn: str) -> str:
+    """``aws``, ``aws-cn`` or ``aws-us-gov``, taken from an ARN of this stack."""
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[1]
+
+
+def bucket_arn(name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{name}"
+
+
+def assume_role_policy(service: str) -> Policy:
+    """Trust policy letting one AWS service (``lambda.amazonaws.com``…) assume the role."""
+    return _policy(
+        {"Sid": "TrustService", "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    )
+
+
+def lambda_trust_policy() -> Policy:
+    return assume_role_policy("lambda.amazonaws.com")
+
+
+def ground_truth_trust_policy() -> Policy:
+    return assume_role_policy("sagemaker.amazonaws.com")
+
+
+def _logs(log_group_arn: str) -> dict[str, Any]:
+    return _statement("WriteOwnLogs", LOG_WRITE_ACTIONS, [log_streams_arn(log_group_arn)])
+
+
+def _image_read(image_bucket_arns: Sequence[str]) -> list[dict[str, Any]]:
+    if not image_bucket_arns:
+        return []
+    return [
+        _statement("ReadImagesInPlace", S3_READ_OBJECT, [objects_arn(arn) for arn in image_bucket_arns]),
+        _statement("ListImageBuckets", S3_LIST_BUCKET, image_bucket_arns),
+    ]
+
+
+def launch_policy(
+    *, bucket_arn: str, table_arn: str, log_group_arn: str, image_bucket_arns: Sequence[str] = ()
+) -> Policy:
+    """Seed: read the CSV, put (or copy in) images, batches and the manifest; batch-read/write the table.
+
+    ``s3:ListBucket`` is there so a missing CSV or image answers 404 (reported per row) rather
+    than 403. CopyObject needs GetObject on the source and PutObject on the target.
+    """
+    return _policy(
+        _statement("ReadWriteQaObjects", S3_READ_WRITE_OBJECT, [objects_arn(bucket_arn)]),
+        _statement("ListQaBucket", S3_LIST_BUCKET, [bucket_arn]),
+        *_image_read(image_bucket_arns),
+        _statement("SeedTable", LAUNCH_TABLE_ACTIONS, [table_arn]),
+        _logs(log_group_arn),
+    )
+
+
+def pre_labeling_policy(*, bucket_arn: str, log_group_arn: str) -> Policy:
+    """Pre-labeling: read the batch file a task points to."""
+    return _policy(
+        _statement("ReadBatches", S3_READ_OBJECT, [objects_arn(bucket_arn)]),
+        _logs(log_group_arn),
+    )
+
+
+def post_labeling_policy(*, bucket_arn: str, table_arn: str, log_group_arn: str) -> Policy:
+    """Consolidation: read the annotation payload and batches; record votes with conditional updates."""
+    return _policy(
+        _statement("ReadPayloadAndBatches", S3_READ_OBJECT, [objects_arn(bucket_arn)]),
+        _statement("RecordVotes", POST_TABLE_ACTIONS, [table_arn]),
+        _logs(log_group_arn),
+    )
+
+
+def ground_truth_policy(
+    *, bucket_arn: str, function_arns: Sequence[str], image_bucket_arns: Sequence[str] = ()
+) -> Policy:
+    """The labeling job's role: the QA bucket (input, template, output), the two task functions,
+    and read access to images referenced in place (the worker UI gets presigned URLs for them)."""
+    if len(set(function_arns)) != len(function_arns) or not function_arns:
+        raise ValueError("ground truth may invoke a non-empty list of distinct functions")
+    return _policy(
+        _statement("QaBucket", GROUND_TRUTH_BUCKET_ACTIONS, [bucket_arn]),
+        _statement("QaObjects", GROUND_TRUTH_OBJECT_ACTIONS, [objects_arn(bucket_arn)]),
+        *_image_read(image_bucket_arns),
+        _statement("InvokeTaskFunctions", INVOKE_ACTIONS, function_arns),
+    )
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Policy:
+    """Deny every request to the bucket or its objects that does not use TLS."""
+    return _policy(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, objects_arn(bucket_arn)],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def statements(policy: Policy) -> list[dict[str, Any]]:
+    raw = policy.get("Statement", [])
+    return [raw] if isinstance(raw, dict) else list(raw)
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allowed_actions(policy: Policy) -> set[str]:
+    return {a for s in statements(policy) if s.get("Effect") == "Allow" for a in as_list(s.get("Action"))}
+
+
+def allowed_resources(policy: Policy) -> set[str]:
+    return {r for s in statements(policy) if s.get("Effect") == "Allow" for r in as_list(s.get("Resource"))}

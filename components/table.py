@@ -1,0 +1,35 @@
+"""The DynamoDB table of label items and worker votes (key schema from ``handlers.settings``)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.context import BuildContext
+from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL
+
+BILLING_MODE = "PAY_PER_REQUEST"
+
+
+def create_table(
+    ctx: BuildContext,
+    *,
+    table_name: str,
+    point_in_time_recovery: pulumi.Input[bool],
+    deletion_protection: pulumi.Input[bool],
+) -> aws.dynamodb.Table:
+    return aws.dynamodb.Table(
+        ctx.child("table"),
+        name=table_name,
+        billing_mode=BILLING_MODE,
+        hash_key=ATTR_IMAGE_URL,
+        range_key=ATTR_LABEL,
+        attributes=[
+            aws.dynamodb.TableAttributeArgs(name=ATTR_IMAGE_URL, type="S"),
+            aws.dynamodb.TableAttributeArgs(name=ATTR_LABEL, type="S"),
+        ],
+        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=point_in_time_recovery),
+        deletion_protection_enabled=deletion_protection,
+        tags=ctx.tags,
+        opts=ctx.opts(stateful=True),
+    )

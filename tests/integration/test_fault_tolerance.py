@@ -1,0 +1,779 @@
+"""Fault tolerance: throttling, connection resets, partial batch writes, crashes, concurrent votes.
+
+Faults are injected with botocore ``before-send`` hooks on the clients the real code uses,
+against a moto server on 127.0.0.1 (a real HTTP endpoint, so a hook that answers instead of the
+server means the server never saw the request). Each test checks two things: the end state is
+exactly what a fault-free run gives (every row and vote stored once, nothing lost), and botocore
+really retried (every faulted request was sent again), so a test cannot pass by not injecting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.retries.standard
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+from botocore.httpsession import URLLib3Session
+from moto.dynamodb.models import DynamoDBBackend
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
+from typer.testing import CliRunner
+from werkzeug.serving import make_server
+
+from bulkqa.aws import RequestCounter, clients
+from bulkqa.cli import app
+from handlers import dynamo_batches
+from handlers.batching import QueueItem
+from handlers.consolidation import consolidate
+from handlers.dynamo_batches import MAX_ROUNDS, UnprocessedError
+from handlers.gt_events import parse_consolidation_event
+from handlers.image_sources import LocalImages, S3Images
+from handlers.s3_uri import S3Uri
+from handlers.seeding import SeedTarget, run_seed
+from handlers.settings import ENV_TABLE_NAME, MANIFEST_KEY
+from tests.conftest import REGION, create_qa_table
+from tests.integration.support import counts, list_keys, read_object, scan_items, votes, write_images
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+LABELS_CSV = FIXTURES / "model_labels.csv"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator, stacks and snapshots
+# --------------------------------------------------------------------------------------------
+
+
+class Gate:
+    """WSGI middleware: after ``limit`` requests matching ``match`` got through, hold the rest.
+
+    Lets a test stop a ``bulkqa seed`` subprocess at an exact point (say, after the second
+    BatchWriteItem), SIGKILL it while its next requests are held, then let those land as a real
+    crash would (they were on the wire).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.match: Callable[[dict[str, Any]], bool] | None = None
+        self.limit = 0
+        self.passed = 0
+        self.active = 0
+        self.tripped = threading.Event()
+        self.opened = threading.Event()
+        self.opened.set()
+        self.land = True
+
+    def arm(self, match: Callable[[dict[str, Any]], bool], limit: int) -> None:
+        with self.lock:
+            self.match, self.limit, self.passed = match, limit, 0
+            self.tripped.clear()
+            self.opened.clear()
+
+    def release(self, land: bool = True) -> None:
+        """Let the held requests through (``land``: they reach moto) or answer them with 500 unapplied."""
+        with self.lock:
+            self.match = None
+            self.land = land
+        self.opened.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        hold = False
+        with self.lock:
+            self.active += 1
+            if self.match is not None and self.match(environ):
+                if self.passed >= self.limit:
+                    hold = True
+                    self.tripped.set()
+                else:
+                    self.passed += 1
+        try:
+            if hold:
+                self.opened.wait(timeout=60)
+                if not self.land:
+                    start_response("500 Internal Server Error", [("Content-Length", "0")])
+                    return [b""]
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.active == 0:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("requests still in flight at the emulator")
+
+
+class GatedMotoServer(ThreadedMotoServer):
+    """moto's ThreadedMotoServer with a ``Gate`` in front of its WSGI app."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self.gate: Gate | None = None
+
+    def _server_entry(self) -> None:
+        # The server ThreadedMotoServer builds, with the gate in front of the app.
+        self.gate = Gate(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, self.gate, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[GatedMotoServer]:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = GatedMotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def endpoint(moto_server: GatedMotoServer) -> str:
+    host, port = moto_server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+@dataclass
+class Stack:
+    endpoint: str
+    bucket: str
+    table: str
+    s3: Any
+    ddb: Any
+
+
+def new_stack(endpoint: str) -> Stack:
+    name = f"ft-{uuid.uuid4().hex[:12]}"
+    s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint, region=REGION)
+    s3.create_bucket(Bucket=name)
+    create_qa_table(ddb, name)
+    return Stack(endpoint, name, name, s3, ddb)
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retry mode, with its back-off shortened so the tests stay quick."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
+
+
+def snapshot(stack: Stack) -> dict[str, Any]:
+    """Table items and bucket objects, with the stack's own name replaced so two stacks compare."""
+
+    def norm(text: str) -> str:
+        return text.replace(stack.bucket, "BUCKET")
+
+    items = {
+        (norm(url), label): json.loads(norm(json.dumps(item, sort_keys=True)))
+        for (url, label), item in scan_items(stack.ddb, stack.table).items()
+    }
+    objects = {key: norm(read_object(stack.s3, stack.bucket, key).decode("utf-8", "replace")) for key in _keys(stack)}
+    return {"items": items, "objects": objects}
+
+
+def _keys(stack: Stack) -> list[str]:
+    return list_keys(stack.s3, stack.bucket)
+
+
+# --------------------------------------------------------------------------------------------
+# Fault injection
+# --------------------------------------------------------------------------------------------
+
+THROTTLE, RESET_BEFORE, RESET_AFTER, NO_ENDPOINT = "throttle", "reset-before", "reset-after", "no-endpoint"
+KINDS = (THROTTLE, RESET_AFTER, RESET_BEFORE, NO_ENDPOINT)
+
+
+class _RawBody:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def throttle_response(service: str, url: str) -> AWSResponse:
+    """What DynamoDB or S3 answers when it throttles."""
+    if service == "dynamodb":
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was exceeded.",
+            }
+        ).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
+        return AWSResponse(url, 400, headers, _RawBody(body))
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+        b"<Message>Please reduce your request rate.</Message><RequestId>injected</RequestId></Error>"
+    )
+    return AWSResponse(url, 503, {"Content-Type": "application/xml"}, _RawBody(body))
+
+
+@dataclass
+class FaultInjector:
+    """Fails the first attempt of every ``every``-th distinct request of each service, cycling
+    through ``KINDS``; the retry of a faulted request goes through, so a test never depends on the
+    luck of retry budgets, and each fault costs exactly one more send.
+
+    - throttle: ProvisionedThroughputExceededException (DynamoDB, HTTP 400) or SlowDown (S3, 503);
+      the server never sees the request.
+    - reset-after: the request reaches the server and is applied, then the connection drops before
+      the response arrives -- the retry repeats a write that already happened.
+    - reset-before: the connection drops before the request is sent (ConnectionClosedError).
+    - no-endpoint: EndpointConnectionError (the connection cannot be opened).
+    """
+
+    every: int = 2
+    sends: Counter = field(default_factory=Counter)  # service -> requests seen
+    distinct: Counter = field(default_factory=Counter)  # service -> distinct requests seen
+    injected: Counter = field(default_factory=Counter)  # (service, kind) -> count
+    faulted_bodies: list[bytes] = field(default_factory=list)
+    delivered_bodies: Counter = field(default_factory=Counter)
+    _seen: set = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _http: URLLib3Session = field(default_factory=URLLib3Session)
+
+    def attach(self, client: Any) -> Any:
+        service = client.meta.service_model.service_name
+        client.meta.events.register("before-send", lambda request, **_: self._before_send(service, request))
+        return client
+
+    def _before_send(self, service: str, request: Any) -> AWSResponse | None:
+        body = _body_bytes(request)
+        kind = None
+        with self._lock:
+            self.sends[service] += 1
+            if body not in self._seen:
+                self._seen.add(body)
+                self.distinct[service] += 1
+                n = self.distinct[service]
+                if n % self.every == 1 or self.every == 1:
+                    kind = KINDS[(n // self.every) % len(KINDS)]
+                    self.injected[(service, kind)] += 1
+                    self.faulted_bodies.append(body)
+            if kind in (None, RESET_AFTER):
+                self.delivered_bodies[body] += 1
+        if kind is None:
+            return None  # botocore sends it
+        if kind == THROTTLE:
+            return throttle_response(service, request.url)
+        if kind == RESET_AFTER:
+            self._http.send(request)  # the server applies it; the answer is lost
+            raise ConnectionClosedError(endpoint_url=request.url)
+        if kind == RESET_BEFORE:
+            raise ConnectionClosedError(endpoint_url=request.url)
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    @property
+    def total_injected(self) -> int:
+        return sum(self.injected.values())
+
+    def assert_every_fault_was_retried(self) -> None:
+        """Each faulted request was sent again by botocore and got through (same bytes, later)."""
+        assert self.faulted_bodies
+        missing = [body[:120] for body in self.faulted_bodies if self.delivered_bodies[body] < 1]
+        assert not missing, f"{len(missing)} faulted request(s) were never retried: {missing[:3]}"
+
+
+def _body_bytes(request: Any) -> bytes:
+    body = request.body
+    if body is None:
+        return request.url.encode()
+    if isinstance(body, str):
+        body = body.encode()
+    if not isinstance(body, bytes):  # a stream: hash what it holds without consuming it
+        position = body.tell()
+        data = body.read()
+        body.seek(position)
+        body = data
+    return request.method.encode() + b" " + request.url.encode() + b"\n" + hashlib.sha256(body).digest()
+
+
+def faulty_clients(endpoint: str, injector: FaultInjector, counter: RequestCounter | None = None) -> list[Any]:
+    return [
+        injector.attach(c) for c in clients("s3", "dynamodb", endpoint_url=endpoint, region=REGION, counter=counter)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Throttling and transient errors
+# --------------------------------------------------------------------------------------------
+
+
+def seed_target(stack: Stack, images: Path) -> SeedTarget:
+    return SeedTarget(stack.bucket, stack.table, LocalImages(images), 5, 80.0)
+
+
+@pytest.fixture
+def labels_images(tmp_path: Path) -> Path:
+    root = tmp_path / "images"
+    write_images(LABELS_CSV, root)
+    return root
+
+
+@pytest.fixture
+def small_csv(tmp_path: Path) -> Path:
+    """The first 30 rows of model_labels.csv (two-label images, rows below the threshold)."""
+    lines = LABELS_CSV.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "small.csv"
+    path.write_bytes(b"".join(lines[:31]))
+    return path
+
+
+def test_seed_survives_throttling_and_resets(
+    endpoint: str, small_csv: Path, labels_images: Path, fast_retries: None
+) -> None:
+    text = small_csv.read_text(encoding="utf-8")
+    clean, faulty = new_stack(endpoint), new_stack(endpoint)
+    clean_counter = RequestCounter()
+    s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint, region=REGION, counter=clean_counter)
+    clean_report = run_seed(text, seed_target(clean, labels_images), s3=s3, ddb=ddb, max_workers=4)
+
+    injector = FaultInjector(every=2)
+    s3, ddb = faulty_clients(endpoint, injector)
+    report = run_seed(text, seed_target(faulty, labels_images), s3=s3, ddb=ddb, max_workers=4)
+
+    assert report.to_json() | {"manifest_uri": None} == clean_report.to_json() | {"manifest_uri": None}
+    state = snapshot(faulty)
+    assert state == snapshot(clean)
+    assert len(state["items"]) == report.queued > 15
+    # Every kind of fault hit S3; DynamoDB (one BatchGetItem, one BatchWriteItem here) was throttled
+    # and had a write applied whose answer was lost. Each fault cost exactly one more send.
+    for kind in KINDS:
+        assert injector.injected[("s3", kind)] >= 1, (kind, injector.injected)
+    assert injector.injected[("dynamodb", THROTTLE)] == injector.injected[("dynamodb", RESET_AFTER)] == 1
+    assert injector.sends.total() == clean_counter.total + injector.total_injected
+    injector.assert_every_fault_was_retried()
+
+
+def _batches(stack: Stack) -> list[tuple[str, list[QueueItem]]]:
+    from handlers.batching import parse_batch_document
+
+    keys = [k for k in _keys(stack) if k.startswith("batches/")]
+    return [(k, parse_batch_document(read_object(stack.s3, stack.bucket, k), source=k)) for k in keys]
+
+
+def verdict(worker: str, item: QueueItem) -> bool:
+    """A fixed, per-(worker, image) verdict, so an answer repeated anywhere is the same answer."""
+    return hashlib.sha256(f"{worker}|{item.s3_image_url}|{item.label}".encode()).digest()[0] % 3 != 0
+
+
+def answer(worker: str, items: list[QueueItem], flip: bool = False) -> dict[str, Any]:
+    content = {f"{it.label}-{i}": {"Confirmed": verdict(worker, it) != flip} for i, it in enumerate(items)}
+    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
+
+
+def consolidation_event(stack: Stack, objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    key = f"payloads/{name}.json"
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=json.dumps(objects).encode())
+    return {
+        "version": "2018-10-16",
+        "labelingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/ft",
+        "labelAttributeName": "qa",
+        "payload": {"s3Uri": f"s3://{stack.bucket}/{key}"},
+    }
+
+
+def seeded_stack(
+    endpoint: str, rows: int, batch_size: int, labels: int = 2
+) -> tuple[Stack, list[tuple[str, list[QueueItem]]]]:
+    stack = new_stack(endpoint)
+    lines = ["image_local_path,label,confidence"] + [f"img/{i:03d}.jpg,Label{i % labels},90" for i in range(rows)]
+    target = SeedTarget(stack.bucket, stack.table, S3Images(S3Uri("source-images", "")), batch_size, 80.0)
+    run_seed("\n".join(lines) + "\n", target, s3=stack.s3, ddb=stack.ddb)
+    return stack, _batches(stack)
+
+
+def expected_votes(answered: dict[str, list[tuple[str, list[QueueItem]]]]) -> dict[tuple[str, str], dict[str, str]]:
+    """(url, label) -> {worker: verdict} from worker -> batches answered."""
+    expected: dict[tuple[str, str], dict[str, str]] = {}
+    for worker, batches in answered.items():
+        for _, items in batches:
+            for item in items:
+                key = (item.s3_image_url, item.label)
+                expected.setdefault(key, {})[worker] = "confirm" if verdict(worker, item) else "disconfirm"
+    return expected
+
+
+def assert_votes_exact(stack: Stack, expected: dict[tuple[str, str], dict[str, str]]) -> None:
+    items = scan_items(stack.ddb, stack.table)
+    for key, item in items.items():
+        want = expected.get(key, {})
+        assert votes(item) == want, key
+        assert counts(item) == (
+            sum(v == "confirm" for v in want.values()),
+            sum(v == "disconfirm" for v in want.values()),
+        ), key
+
+
+def test_consolidation_survives_throttling_and_resets(endpoint: str, fast_retries: None) -> None:
+    stack, batches = seeded_stack(endpoint, rows=16, batch_size=4)
+    workers = {"w-a": batches, "w-b": batches[:2], "w-c": batches[1:]}
+    objects = [
+        {
+            "datasetObjectId": str(n),
+            "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key}"},
+            "annotations": [answer(w, items) for w, done in workers.items() if (key, items) in done],
+        }
+        for n, (key, items) in enumerate(batches)
+    ]
+    event = parse_consolidation_event(consolidation_event(stack, objects, "faulty"))
+
+    injector, redelivery = FaultInjector(every=2), FaultInjector(every=2)
+    s3, ddb = faulty_clients(endpoint, injector)
+    first = consolidate(s3, ddb, stack.table, event)
+    s3, ddb = faulty_clients(endpoint, redelivery)
+    again = consolidate(s3, ddb, stack.table, event)  # Ground Truth redelivers: nothing counts twice
+
+    assert first == again
+    assert len(first) == len(batches)
+    assert_votes_exact(stack, expected_votes(workers))
+    for kind in KINDS:  # reset-after on DynamoDB: a vote applied whose answer was lost
+        assert injector.injected[("dynamodb", kind)] >= 1, (kind, injector.injected)
+    for kind in KINDS[:3]:  # S3: the payload and batch files read through SlowDown and resets
+        assert injector.injected[("s3", kind)] >= 1, (kind, injector.injected)
+    injector.assert_every_fault_was_retried()
+    redelivery.assert_every_fault_was_retried()
+    assert redelivery.injected[("dynamodb", RESET_AFTER)] >= 1
+
+
+# --------------------------------------------------------------------------------------------
+# Partial batch writes
+# --------------------------------------------------------------------------------------------
+
+
+class PartialDynamo:
+    """A DynamoDB client that processes only part of each batch call and returns the rest unprocessed,
+    as DynamoDB does under load. ``keep`` is how many entries a call processes (None: half)."""
+
+    def __init__(self, ddb: Any, keep: int | None = None) -> None:
+        self.ddb, self.keep = ddb, keep
+        self.write_calls = self.get_calls = 0
+        self.delivered: Counter = Counter()
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ddb, name)
+
+    def _split(self, entries: list[Any]) -> tuple[list[Any], list[Any]]:
+        keep = (len(entries) + 1) // 2 if self.keep is None else self.keep
+        return entries[:keep], entries[keep:]
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+        ((table, entries),) = RequestItems.items()
+        now, later = self._split(entries)
+        with self.lock:
+            self.write_calls += 1
+            for entry in now:
+                item = entry["PutRequest"]["Item"]
+                self.delivered[(item["s3_image_url"]["S"], item["label"]["S"])] += 1
+        if now:
+            self.ddb.batch_write_item(RequestItems={table: now})
+        return {"UnprocessedItems": {table: later} if later else {}}
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        now, later = self._split(request["Keys"])
+        with self.lock:
+            self.get_calls += 1
+        response = self.ddb.batch_get_item(RequestItems={table: {**request, "Keys": now}}) if now else {}
+        unprocessed = {table: {**request, "Keys": later}} if later else {}
+        return {"Responses": response.get("Responses", {table: []}), "UnprocessedKeys": unprocessed}
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    rounds: list[int] = []
+    monkeypatch.setattr(dynamo_batches, "_backoff", lambda round_number, sleep: rounds.append(round_number))
+    return rounds
+
+
+def test_unprocessed_items_are_retried_until_done(qa_stack: Any, no_backoff: list[int]) -> None:
+    rows = 120
+    lines = ["image_local_path,label,confidence"] + [f"p/{i:03d}.jpg,L{i % 3},90" for i in range(rows)]
+    text = "\n".join(lines) + "\n"
+    target = SeedTarget(qa_stack.bucket, qa_stack.table, S3Images(S3Uri("src", "")), 25, 80.0)
+    partial = PartialDynamo(qa_stack.ddb)
+
+    report = run_seed(text, target, s3=qa_stack.s3, ddb=partial)
+
+    assert report.items_written == rows
+    assert len(scan_items(qa_stack.ddb, qa_stack.table)) == rows
+    assert set(partial.delivered.values()) == {1}  # every item sent exactly once, none dropped
+    assert len(partial.delivered) == rows
+    # 25 items halved per round: 25 -> 12 -> 6 -> 3 -> 1 -> 0 -> 5 rounds per chunk of 25 (5 chunks).
+    assert partial.write_calls == 5 * 5
+    assert partial.get_calls > 2  # BatchGetItem's UnprocessedKeys were followed too
+    assert no_backoff and max(no_backoff) < MAX_ROUNDS
+
+
+def test_items_never_processed_fail_the_seed_before_the_manifest(qa_stack: Any, no_backoff: list[int]) -> None:
+    lines = ["image_local_path,label,confidence"] + [f"p/{i:03d}.jpg,L,90" for i in range(30)]
+    target = SeedTarget(qa_stack.bucket, qa_stack.table, S3Images(S3Uri("src", "")), 25, 80.0)
+    stuck = PartialDynamo(qa_stack.ddb, keep=0)
+    stuck.batch_get_item = qa_stack.ddb.batch_get_item  # reads work; writes never do
+
+    with pytest.raises(UnprocessedError, match=r"still unprocessed .* after 12 rounds"):
+        run_seed("\n".join(lines) + "\n", target, s3=qa_stack.s3, ddb=stuck)
+
+    assert stuck.write_calls == 2 * MAX_ROUNDS
+    assert list_keys(qa_stack.s3, qa_stack.bucket, MANIFEST_KEY) == []  # never a manifest of missing items
+
+
+# --------------------------------------------------------------------------------------------
+# Crash and resume
+# --------------------------------------------------------------------------------------------
+
+
+def _is_batch_write(environ: dict[str, Any]) -> bool:
+    return environ.get("HTTP_X_AMZ_TARGET", "").endswith(".BatchWriteItem")
+
+
+def _is_image_put(environ: dict[str, Any]) -> bool:
+    path = environ.get("PATH_INFO", "")
+    return environ["REQUEST_METHOD"] == "PUT" and path.endswith(".jpg")
+
+
+def _is_batch_file_put(environ: dict[str, Any]) -> bool:
+    return environ["REQUEST_METHOD"] == "PUT" and "/batches/" in environ.get("PATH_INFO", "")
+
+
+@dataclass(frozen=True)
+class CrashInput:
+    csv: Path
+    images: Path
+
+
+@pytest.fixture(scope="module")
+def crash_input(tmp_path_factory: pytest.TempPathFactory) -> CrashInput:
+    """30 rows, 3 labels, one image each: 30 uploads, 2 BatchWriteItems, 6 batch files of 5."""
+    root = tmp_path_factory.mktemp("crash")
+    lines = ["image_local_path,label,confidence"]
+    lines += [f"cls{i % 3}/img_{i:03d}.jpg,Class {i % 3},{80 + i % 20}.5" for i in range(30)]
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_images(root / "labels.csv", root / "images")
+    return CrashInput(root / "labels.csv", root / "images")
+
+
+def seed_args(stack: Stack, data: CrashInput, workers: int = 4) -> list[str]:
+    return [
+        "seed",
+        "--csv",
+        str(data.csv),
+        "--images",
+        str(data.images),
+        "--bucket",
+        stack.bucket,
+        "--table",
+        stack.table,
+        "--batch-size",
+        "5",
+        "--endpoint-url",
+        stack.endpoint,
+        "--region",
+        REGION,
+        "--workers",
+        str(workers),
+        "--json",
+    ]
+
+
+def run_cli(args: list[str]) -> dict[str, Any]:
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def reference(moto_server: GatedMotoServer, crash_input: CrashInput) -> dict[str, Any]:
+    """An uninterrupted ``bulkqa seed``: what every resumed seed must end as."""
+    host, port = moto_server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "t",
+            "AWS_SECRET_ACCESS_KEY": "t",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            mp.setenv(name, value)
+        stack = new_stack(f"http://{host}:{port}")
+        report = run_cli(seed_args(stack, crash_input))
+        return {"snapshot": snapshot(stack), "report": report}
+
+
+@pytest.mark.parametrize(
+    ("stage", "match", "limit", "land"),
+    [
+        ("images", _is_image_put, 10, True),  # the request on the wire lands after the kill
+        ("items", _is_batch_write, 1, False),  # ... or never does
+        ("batch files", _is_batch_file_put, 2, True),
+    ],
+)
+def test_seed_killed_half_way_then_resumed_ends_as_an_uninterrupted_seed(
+    moto_server: GatedMotoServer,
+    endpoint: str,
+    crash_input: CrashInput,
+    reference: dict[str, Any],
+    stage: str,
+    match: Callable[[dict[str, Any]], bool],
+    limit: int,
+    land: bool,
+) -> None:
+    stack = new_stack(endpoint)
+    gate = moto_server.gate
+    assert gate is not None
+    gate.arm(match, limit)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bulkqa.cli", *seed_args(stack, crash_input, workers=1)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert gate.tripped.wait(timeout=60), f"the seed never reached the {stage} stage"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        gate.release(land)
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+    gate.wait_idle()
+
+    crashed = snapshot(stack)
+    full = reference["snapshot"]
+    assert MANIFEST_KEY not in crashed["objects"]
+    assert crashed != full
+    if stage == "images":
+        assert crashed["items"] == {}
+    if stage == "items":
+        assert 0 < len(crashed["items"]) < len(full["items"])
+    if stage == "batch files":
+        assert crashed["items"] == full["items"]
+
+    resumed = run_cli(seed_args(stack, crash_input))
+
+    assert snapshot(stack) == full
+    assert resumed["items_written"] + resumed["items_existing"] == reference["report"]["items_written"]
+    assert resumed["items_existing"] == len(crashed["items"])
+    assert resumed["batches"] == reference["report"]["batches"]
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrent consolidation
+# --------------------------------------------------------------------------------------------
+
+_ITEM_LOCK = threading.RLock()
+
+
+@pytest.fixture
+def atomic_moto_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a conditional UpdateItem atomically; moto does not lock, so serialise it.
+
+    Without this the emulator itself can interleave two updates of one item (read, read, write,
+    write) and lose a count that DynamoDB never would; with it, any lost or doubled count is ours.
+    """
+    original = DynamoDBBackend.update_item
+
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _ITEM_LOCK:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", locked)
+
+
+def test_concurrent_overlapping_consolidations_count_each_vote_once(
+    endpoint: str, atomic_moto_updates: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack, batches = seeded_stack(endpoint, rows=12, batch_size=4, labels=3)  # 3 batches of 4
+    assert len(batches) == 3
+    workers = [f"worker-{n}" for n in range(4)]
+    # Invocation i: two batches, two workers; every batch is answered by several workers, and
+    # (worker, batch) pairs turn up in more than one invocation (redelivery, overlap).
+    plan = [([i % 3, (i + 1) % 3], [workers[i % 4], workers[(i + 1) % 4]]) for i in range(8)]
+    answered: dict[str, list[tuple[str, list[QueueItem]]]] = {}
+    events = []
+    for i, (batch_numbers, who) in enumerate(plan):
+        objects = []
+        for b in batch_numbers:
+            key, items = batches[b]
+            objects.append(
+                {
+                    "datasetObjectId": f"{b}",
+                    "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key}"},
+                    "annotations": [answer(w, items) for w in who],
+                }
+            )
+            for w in who:
+                answered.setdefault(w, [])
+                if (key, items) not in answered[w]:
+                    answered[w].append((key, items))
+        events.append(consolidation_event(stack, objects, f"concurrent-{i}"))
+    # One worker answers batch 0 twice with opposite verdicts in racing invocations: one verdict
+    # must win for every image, never both.
+    key0, items0 = batches[0]
+    for n, flip in enumerate((False, True)):
+        objects = [{"datasetObjectId": "0", "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key0}"}}]
+        objects[0]["annotations"] = [answer("worker-torn", items0, flip=flip)]
+        events.append(consolidation_event(stack, objects, f"torn-{n}"))
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv(ENV_TABLE_NAME, stack.table)
+    from handlers import post_labeling
+
+    start = threading.Barrier(len(events))
+    failures: list[BaseException] = []
+
+    def invoke(event: dict[str, Any]) -> None:
+        try:
+            start.wait(timeout=30)
+            post_labeling.handler(event)
+        except BaseException as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=invoke, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert not any(thread.is_alive() for thread in threads)
+
+    expected = expected_votes(answered)
+    items = scan_items(stack.ddb, stack.table)
+    for key, item in items.items():
+        recorded = votes(item)
+        torn = recorded.pop("worker-torn", None)
+        assert recorded == expected[key], key
+        want = (
+            sum(v == "confirm" for v in expected[key].values()),
+            sum(v == "disconfirm" for v in expected[key].values()),
+        )
+        assert sum(want) >= 2, key  # overlapping workers really met on this image
+        if key in {(it.s3_image_url, it.label) for it in items0}:
+            assert torn in {"confirm", "disconfirm"}, key  # exactly one of the two answers counted
+            want = (want[0] + (torn == "confirm"), want[1] + (torn == "disconfirm"))
+        else:
+            assert torn is None
+        assert counts(item) == want, key
