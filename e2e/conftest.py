@@ -16,22 +16,12 @@ import pytest
 
 from e2e.datasets import Row, csv_text
 from e2e.deploy import DeployedStack, deploy_stack
-from e2e.emulator import BACKENDS, ENV_ENDPOINT, Emulator, docker_available, localstack_ready, moto_server
+from e2e.emulator import ENV_ENDPOINT, Emulator, docker_available, localstack_ready, moto_server
 from e2e.emulator import selected_backend as _selected_backend
 from e2e.ground_truth import GroundTruthSimulator
 
 HERE = Path(__file__).resolve().parent
 LOCALSTACK_START_TIMEOUT = 180.0
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--backend",
-        choices=BACKENDS,
-        default=None,
-        help="AWS emulator for the e2e suite: moto (embedded, default) or localstack (Docker, or "
-        "BULKQA_E2E_ENDPOINT). Default: $BULKQA_E2E_BACKEND or moto.",
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

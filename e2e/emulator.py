@@ -72,6 +72,9 @@ def _serve_moto(connection: Any) -> None:
     """In the child process: moto's threaded server on a free port; stop when told (or orphaned)."""
     from moto.server import ThreadedMotoServer
 
+    from e2e.moto_fidelity import serialise_dynamodb_writes
+
+    serialise_dynamodb_writes()  # DynamoDB's per-request atomicity, which moto lacks
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -8,7 +8,6 @@ that deploy the Pulumi component into a moto *server* or LocalStack.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
+from e2e.moto_fidelity import serialise_dynamodb_writes
 from handlers.aws_clients import make_client
 from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL, ENV_BUCKET_NAME, ENV_TABLE_NAME
 
@@ -63,31 +62,15 @@ def create_qa_table(ddb: Any, table: str) -> None:
     )
 
 
-_DYNAMODB_WRITE_LOCK = threading.RLock()
-
-
-def _atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each write request atomically; moto's in-process backend takes no lock.
-
-    Without this, two threads' conditional updates of one item can interleave inside moto (read,
-    read, write, write) and lose a count that DynamoDB never would, so a concurrency test would
-    fail now and then for the emulator's sake. Serialising moto's writes keeps any lost or doubled
-    count the code's own.
-    """
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with _DYNAMODB_WRITE_LOCK:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+def _atomic_dynamodb_writes(request: pytest.FixtureRequest) -> None:
+    """DynamoDB's per-request atomicity, which moto's in-process backend lacks (see e2e.moto_fidelity)."""
+    request.addfinalizer(serialise_dynamodb_writes())
 
 
 @pytest.fixture
-def qa_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[QaStack]:
+def qa_stack(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[QaStack]:
     """A QA bucket and table in moto (in-process), with the functions' environment set."""
-    _atomic_dynamodb_writes(monkeypatch)
+    _atomic_dynamodb_writes(request)
     with mock_aws():
         # make_client's shared session: boto3.client() would load the service models again in every
         # test, because mock_aws() drops boto3's default session.

@@ -29,13 +29,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
-from moto.dynamodb.models import DynamoDBBackend
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
 from typer.testing import CliRunner
 from werkzeug.serving import make_server
 
 from bulkqa.aws import RequestCounter, clients
 from bulkqa.cli import app
+from e2e.moto_fidelity import serialise_dynamodb_writes
 from handlers import dynamo_batches
 from handlers.batching import QueueItem
 from handlers.consolidation import consolidate
@@ -684,23 +684,13 @@ def test_seed_killed_half_way_then_resumed_ends_as_an_uninterrupted_seed(
 # Concurrent consolidation
 # --------------------------------------------------------------------------------------------
 
-_ITEM_LOCK = threading.RLock()
-
 
 @pytest.fixture
-def atomic_moto_updates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies a conditional UpdateItem atomically; moto does not lock, so serialise it.
-
-    Without this the emulator itself can interleave two updates of one item (read, read, write,
-    write) and lose a count that DynamoDB never would; with it, any lost or doubled count is ours.
-    """
-    original = DynamoDBBackend.update_item
-
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _ITEM_LOCK:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "update_item", locked)
+def atomic_moto_updates(request: pytest.FixtureRequest) -> None:
+    """DynamoDB applies each conditional UpdateItem atomically; moto takes no lock, so serialise its
+    writes (e2e.moto_fidelity). Without it the emulator itself could interleave two updates of one
+    item and lose a count DynamoDB never would; with it, any lost or doubled count is ours."""
+    request.addfinalizer(serialise_dynamodb_writes())
 
 
 def test_concurrent_overlapping_consolidations_count_each_vote_once(
