@@ -125,6 +125,7 @@ def open_preview(tab: Any, url: str, count: int) -> None:
 
 def untick_and_submit(tab: Any, label: str) -> dict[str, Any]:
     """Untick three images three ways (box, image, box label), then submit; return the shown JSON."""
+    from playwright.sync_api import expect
 
     def box(i: int) -> str:
         return f'crowd-checkbox[name="{label}-{i}"]'
@@ -132,8 +133,9 @@ def untick_and_submit(tab: Any, label: str) -> dict[str, Any]:
     tab.click(box(UNTICKED[0]))  # the checkbox itself
     tab.click(f'crowd-card[data-index="{UNTICKED[1]}"] img')  # anywhere on the card
     tab.click(f"{box(UNTICKED[2])} .crowd-checkbox__text")  # the box's label text
-    assert tab.locator(".bq-card.bq-wrong").count() == 3
-    assert tab.inner_text("#bq-summary") == "3 of 25 marked wrong"
+    # The page marks cards in a setTimeout after each click: wait for it rather than race it.
+    expect(tab.locator(".bq-card.bq-wrong")).to_have_count(3)
+    expect(tab.locator("#bq-summary")).to_have_text("3 of 25 marked wrong")
     tab.evaluate("window.scrollTo(0, 0)")
     tab.click(".crowd-form__submit")
     tab.wait_for_selector("body[data-crowd-preview-status=done]")
