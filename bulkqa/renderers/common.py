@@ -45,6 +45,37 @@ def warning(report: Report, t: PrecisionThreshold) -> str:
     return "; ".join(notes)
 
 
+THRESHOLD_HEADERS = (
+    "Label",
+    "Reviewed",
+    "Unreviewed",
+    "Band walk",
+    "Exact threshold",
+    "Accepted",
+    "Precision",
+    "Wilson 95% low",
+    "Warning",
+)
+
+
+def threshold_rows(report: Report) -> list[list[str]]:
+    """One row of THRESHOLD_HEADERS cells per class: every format prints the same thresholds."""
+    return [
+        [
+            c.label,
+            str(c.total),
+            str(c.unreviewed),
+            fmt_walk(report, c.threshold),
+            fmt_exact(t),
+            str(t.accepted),
+            fmt_pct(t.precision),
+            fmt_pct(t.wilson_lower),
+            warning(report, t),
+        ]
+        for c, t in zip(report.classes, report.precision_thresholds, strict=True)
+    ]
+
+
 def summary_lines(report: Report) -> list[str]:
     t = report.totals
     lines = [

@@ -12,7 +12,7 @@ import math
 from html import escape
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, fmt_exact, fmt_pct, fmt_walk, never, summary_lines, warning
+from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, never, summary_lines, threshold_rows
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222}
@@ -125,35 +125,12 @@ def _results_table(report: Report) -> str:
 
 
 def _thresholds_table(report: Report) -> str:
-    head = "".join(
-        f"<th>{n}</th>"
-        for n in (
-            "Label",
-            "Reviewed",
-            "Unreviewed",
-            "Band walk",
-            "Exact threshold",
-            "Accepted",
-            "Precision",
-            "Wilson 95% low",
-            "Warning",
-        )
-    )
+    head = "".join(f"<th>{name}</th>" for name in THRESHOLD_HEADERS)
     rows = []
-    for c, t in zip(report.classes, report.precision_thresholds, strict=True):
-        rows.append(
-            "<tr>"
-            + _td(c.label, "l")
-            + _td(str(c.total))
-            + _td(str(c.unreviewed))
-            + _td(fmt_walk(report, c.threshold), "never" if never(report, c.threshold) else "")
-            + _td(fmt_exact(t))
-            + _td(str(t.accepted))
-            + _td(fmt_pct(t.precision))
-            + _td(fmt_pct(t.wilson_lower))
-            + _td(warning(report, t), "warn")
-            + "</tr>"
-        )
+    walk_column, warning_column = THRESHOLD_HEADERS.index("Band walk"), THRESHOLD_HEADERS.index("Warning")
+    for c, cells in zip(report.classes, threshold_rows(report), strict=True):
+        css = {0: "l", walk_column: "never" if never(report, c.threshold) else "", warning_column: "warn"}
+        rows.append("<tr>" + "".join(_td(cell, css.get(i, "")) for i, cell in enumerate(cells)) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 

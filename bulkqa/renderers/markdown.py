@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, fmt_exact, fmt_pct, fmt_walk, summary_lines, warning
+from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, summary_lines, threshold_rows
 
 
 def _cell(text: str) -> str:
@@ -42,38 +42,9 @@ def render_markdown(report: Report) -> str:
     out.append(_row([*row, ""]))
 
     out += ["", f"### Thresholds (target precision {report.target_precision:.1f}%)", ""]
-    out.append(
-        _row(
-            [
-                "Label",
-                "Reviewed",
-                "Unreviewed",
-                "Band walk",
-                "Exact threshold",
-                "Accepted",
-                "Precision",
-                "Wilson 95% low",
-                "Warning",
-            ]
-        )
-    )
+    out.append(_row(list(THRESHOLD_HEADERS)))
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for c, t in zip(report.classes, report.precision_thresholds, strict=True):
-        out.append(
-            _row(
-                [
-                    c.label,
-                    str(c.total),
-                    str(c.unreviewed),
-                    fmt_walk(report, c.threshold),
-                    fmt_exact(t),
-                    str(t.accepted),
-                    fmt_pct(t.precision),
-                    fmt_pct(t.wilson_lower),
-                    warning(report, t),
-                ]
-            )
-        )
+    out += [_row(cells) for cells in threshold_rows(report)]
 
     out += ["", "### Calibration", "", _row(["Label", "Reviewed", "ECE (points)"]), "|---|---:|---:|"]
     for cal in (*report.calibration, report.overall_calibration):

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, fmt_exact, fmt_pct, fmt_walk, summary_lines, warning
+from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, summary_lines, threshold_rows
 
 
 def results_table(report: Report) -> Table:
@@ -40,27 +40,11 @@ def results_table(report: Report) -> Table:
 
 def thresholds_table(report: Report) -> Table:
     table = Table(title=f"Thresholds (target precision {report.target_precision:.1f}%)")
-    table.add_column("Label", no_wrap=True)
-    table.add_column("Reviewed", justify="right")
-    table.add_column("Unreviewed", justify="right")
-    table.add_column("Band walk", justify="right", no_wrap=True)
-    table.add_column("Exact threshold", justify="right")
-    table.add_column("Accepted", justify="right")
-    table.add_column("Precision", justify="right")
-    table.add_column("Wilson 95% low", justify="right")
-    table.add_column("Warning")
-    for c, t in zip(report.classes, report.precision_thresholds, strict=True):
-        table.add_row(
-            c.label,
-            str(c.total),
-            str(c.unreviewed),
-            fmt_walk(report, c.threshold),
-            fmt_exact(t),
-            str(t.accepted),
-            fmt_pct(t.precision),
-            fmt_pct(t.wilson_lower),
-            Text(warning(report, t), style="yellow"),
-        )
+    for name in THRESHOLD_HEADERS:
+        justify = "left" if name in {"Label", "Warning"} else "right"
+        table.add_column(name, justify=justify, no_wrap=name in {"Label", "Band walk"})
+    for *cells, warn in threshold_rows(report):
+        table.add_row(*cells, Text(warn, style="yellow"))
     return table
 
 
