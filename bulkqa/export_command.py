@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from bulkqa.analysis import ExportRow, Outcome, Policy, export_rows
@@ -22,10 +21,11 @@ from bulkqa.report_command import (
     RegionOption,
     SegmentsOption,
     TableOption,
+    exit_on_read_failure,
     open_source,
     print_problems,
 )
-from bulkqa.results_source import DEFAULT_SEGMENTS, IMAGE_COLUMN, ResultsFormatError
+from bulkqa.results_source import DEFAULT_SEGMENTS, IMAGE_COLUMN
 from handlers.settings import ATTR_CONFIDENCE, ATTR_CONFIRM_COUNT, ATTR_DISCONFIRM_COUNT, ATTR_LABEL
 
 OUTCOME_COLUMN = "outcome"
@@ -80,15 +80,8 @@ def export(
     err = Console(stderr=True)
     source = open_source(err, table, input_path, endpoint_url, region, segments)
     rows = export_rows(source, policy, None if only is None else Outcome(only.value))
-    try:
-        with ExitStack() as stack:
-            handle = sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
-            written = write_rows(rows, handle, fmt)
-    except ResultsFormatError as error:
-        err.print(f"[bold red]error:[/bold red] {error}")
-        raise typer.Exit(2) from error
-    except (ClientError, BotoCoreError) as error:
-        err.print(f"[bold red]AWS error:[/bold red] {error}")
-        raise typer.Exit(3) from error
+    with exit_on_read_failure(err), ExitStack() as stack:
+        handle = sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+        written = write_rows(rows, handle, fmt)
     print_problems(err, source)
     err.print(f"{source.rows_read} row(s) read, {written} exported" + (f" to {out}." if out else "."))

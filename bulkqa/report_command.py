@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +80,19 @@ def open_source(
         raise typer.Exit(2) from err
 
 
+@contextmanager
+def exit_on_read_failure(console: Console) -> Iterator[None]:
+    """Reading results fails in two ways: bad input (exit 2) or AWS (exit 3); say which, no traceback."""
+    try:
+        yield
+    except ResultsFormatError as error:
+        console.print(f"[bold red]error:[/bold red] {error}")
+        raise typer.Exit(2) from error
+    except (ClientError, BotoCoreError) as error:
+        console.print(f"[bold red]AWS error:[/bold red] {error}")
+        raise typer.Exit(3) from error
+
+
 def write_output(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
@@ -120,18 +135,12 @@ def report(
         raise typer.Exit(2) from error
     source = open_source(err, table, input_path, endpoint_url, region, segments)
     started = time.perf_counter()
-    try:
+    with exit_on_read_failure(err):
         options = {"policy": policy, "bands": edges, "max_fp_ratio": str(max_fp_ratio), "min_reviewed": min_reviewed}
         if isinstance(source, CsvResults):  # columns straight from the file: the fast path
             result = build_report_from_columns(*source.columns(), **options)
         else:
             result = build_report(source, **options)
-    except ResultsFormatError as error:
-        err.print(f"[bold red]error:[/bold red] {error}")
-        raise typer.Exit(2) from error
-    except (ClientError, BotoCoreError) as error:
-        err.print(f"[bold red]AWS error:[/bold red] {error}")
-        raise typer.Exit(3) from error
     elapsed = time.perf_counter() - started
     print_problems(err, source)
 
