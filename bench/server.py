@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL
+from bulkqa.qa_table import create_qa_table
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
@@ -33,18 +33,7 @@ class Emulator:
 
     def create_stack(self, bucket: str, table: str) -> None:
         self.client("s3").create_bucket(Bucket=bucket)
-        self.client("dynamodb").create_table(
-            TableName=table,
-            KeySchema=[
-                {"AttributeName": ATTR_IMAGE_URL, "KeyType": "HASH"},
-                {"AttributeName": ATTR_LABEL, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": ATTR_IMAGE_URL, "AttributeType": "S"},
-                {"AttributeName": ATTR_LABEL, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_qa_table(self.client("dynamodb"), table)
 
     def count_items(self, table: str) -> int:
         ddb, total, start = self.client("dynamodb"), 0, None

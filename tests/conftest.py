@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from bulkqa.qa_table import create_qa_table
 from e2e.moto_fidelity import serialise_dynamodb_writes
 from handlers.aws_clients import make_client
-from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL, ENV_BUCKET_NAME, ENV_TABLE_NAME
+from handlers.settings import ENV_BUCKET_NAME, ENV_TABLE_NAME
 
 SHARED_CSV_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "aws-sample-csv"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -45,21 +46,6 @@ class QaStack:
     ddb: Any
     bucket: str
     table: str
-
-
-def create_qa_table(ddb: Any, table: str) -> None:
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": ATTR_IMAGE_URL, "KeyType": "HASH"},
-            {"AttributeName": ATTR_LABEL, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": ATTR_IMAGE_URL, "AttributeType": "S"},
-            {"AttributeName": ATTR_LABEL, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _atomic_dynamodb_writes(request: pytest.FixtureRequest) -> None:

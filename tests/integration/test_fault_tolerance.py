@@ -35,6 +35,7 @@ from werkzeug.serving import make_server
 
 from bulkqa.aws import RequestCounter, clients
 from bulkqa.cli import app
+from bulkqa.qa_table import create_qa_table
 from e2e.moto_fidelity import serialise_dynamodb_writes
 from handlers import dynamo_batches
 from handlers.batching import QueueItem
@@ -45,7 +46,7 @@ from handlers.image_sources import LocalImages, S3Images
 from handlers.s3_uri import S3Uri
 from handlers.seeding import SeedTarget, run_seed
 from handlers.settings import ENV_TABLE_NAME, MANIFEST_KEY
-from tests.conftest import REGION, create_qa_table
+from tests.conftest import REGION
 from tests.integration.support import counts, list_keys, read_object, scan_items, votes, write_images
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

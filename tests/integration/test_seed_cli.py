@@ -13,9 +13,9 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from bulkqa.cli import app
+from bulkqa.qa_table import create_qa_table
 from handlers.aws_clients import make_client
 from handlers.settings import MANIFEST_KEY
-from tests.conftest import create_qa_table
 from tests.integration.support import (
     image_bytes,
     list_keys,

@@ -28,6 +28,7 @@ from bulkqa.preview_command import (
     load_preview_batch,
     post_answer,
 )
+from bulkqa.qa_table import create_qa_table
 from bulkqa.rendering import CROWD_ELEMENTS_URL
 from handlers.answers import parse_worker_answer
 from handlers.batching import QueueItem
@@ -40,7 +41,7 @@ from handlers.settings import (
     ATTR_WORKER_VOTES,
     OUTPUT_PREFIX,
 )
-from tests.conftest import REGION, QaStack, create_qa_table
+from tests.conftest import REGION, QaStack
 from worker_template import read_template
 
 pytestmark = pytest.mark.browser
