@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import BuildContext
+from components.storage import upload_file
 
 SEED_CSV_KEY = "seed/corpus.csv"
 CSV_CONTENT_TYPE = "text/csv"
@@ -61,14 +62,14 @@ def create_seed(
     if not csv_path.is_file():
         raise FileNotFoundError(f"seed CSV {csv_path} does not exist")
     digest = file_sha256(csv_path)
-    csv_object = aws.s3.BucketObjectv2(
-        ctx.child("seed-csv"),
+    csv_object = upload_file(
+        ctx,
+        "seed-csv",
         bucket=bucket,
         key=SEED_CSV_KEY,
-        source=pulumi.FileAsset(str(csv_path)),
+        path=csv_path,
         content_type=CSV_CONTENT_TYPE,
-        tags=ctx.tags,
-        opts=ctx.opts(depends_on=list(depends_on)),
+        depends_on=depends_on,
     )
     event = pulumi.Output.all(bucket, batch_size, threshold).apply(
         lambda v: json.dumps(

@@ -8,7 +8,9 @@ browser cannot load the images).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -114,3 +116,25 @@ def create_bucket(
         opts=ctx.opts(depends_on=[public_access_block]),
     )
     return QaBucket(bucket, public_access_block, encryption, versioning_config, cors, policy)
+
+
+def upload_file(
+    ctx: BuildContext,
+    suffix: str,
+    *,
+    bucket: pulumi.Input[str],
+    key: str,
+    path: Path,
+    content_type: str,
+    depends_on: Sequence[pulumi.Resource],
+) -> aws.s3.BucketObjectv2:
+    """A local file as an object of the QA bucket (re-uploaded when its content changes)."""
+    return aws.s3.BucketObjectv2(
+        ctx.child(suffix),
+        bucket=bucket,
+        key=key,
+        source=pulumi.FileAsset(str(path)),
+        content_type=content_type,
+        tags=ctx.tags,
+        opts=ctx.opts(depends_on=list(depends_on)),
+    )

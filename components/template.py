@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,25 +9,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import BuildContext
+from components.storage import upload_file
 from handlers.settings import TEMPLATE_KEY
+from worker_template import TEMPLATE_PATH
 
-TEMPLATE_FILE = "bulkqa.liquid.html"
 TEMPLATE_CONTENT_TYPE = "text/html"
 
 
-def default_template_path() -> Path:
-    """``worker_template/bulkqa.liquid.html`` next to this package (checkout or installed wheel)."""
-    spec = importlib.util.find_spec("worker_template")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / TEMPLATE_FILE
-            if candidate.is_file():
-                return candidate.resolve()
-    return (Path(__file__).resolve().parents[1] / "worker_template" / TEMPLATE_FILE).resolve()
-
-
 def resolve_template_path(path: str | Path | None) -> Path:
-    resolved = Path(path).expanduser().resolve() if path else default_template_path()
+    resolved = Path(path).expanduser().resolve() if path else TEMPLATE_PATH.resolve()
     if not resolved.is_file():
         raise FileNotFoundError(f"worker template {resolved} does not exist")
     return resolved
@@ -37,12 +26,12 @@ def resolve_template_path(path: str | Path | None) -> Path:
 def upload_template(
     ctx: BuildContext, *, bucket: pulumi.Input[str], path: Path, depends_on: Sequence[pulumi.Resource]
 ) -> aws.s3.BucketObjectv2:
-    return aws.s3.BucketObjectv2(
-        ctx.child("worker-template"),
+    return upload_file(
+        ctx,
+        "worker-template",
         bucket=bucket,
         key=TEMPLATE_KEY,
-        source=pulumi.FileAsset(str(path)),
+        path=path,
         content_type=TEMPLATE_CONTENT_TYPE,
-        tags=ctx.tags,
-        opts=ctx.opts(depends_on=list(depends_on)),
+        depends_on=depends_on,
     )

@@ -39,6 +39,11 @@ from typing import Any, Protocol
 RUNTIME_API_PREFIX = "/2018-06-01/runtime"
 
 
+def _runtime_error(error_type: str, request_id: str, message: str) -> bytes:
+    """An error body in the shape Lambda reports sandbox failures (timeout, runtime exit)."""
+    return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}).encode()
+
+
 class LambdaFunctionError(RuntimeError):
     """The function ran and failed (or timed out): Lambda's ``errorType`` and ``errorMessage``."""
 
@@ -236,21 +241,15 @@ class _Sandbox:
             self._reader.join(timeout=2)
         logs = b"".join(self.log_lines[first_log_line:]).decode("utf-8", "replace")
         if kind == "timeout":
-            body = json.dumps(
-                {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: "
-                    f"Task timed out after {self.timeout:.2f} seconds",
-                }
-            ).encode()
+            body = _runtime_error(
+                "Sandbox.Timedout", invocation.request_id, f"Task timed out after {self.timeout:.2f} seconds"
+            )
         elif kind == "exit":
-            body = json.dumps(
-                {
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: "
-                    f"exit status {self.process.returncode}",
-                }
-            ).encode()
+            body = _runtime_error(
+                "Runtime.ExitError",
+                invocation.request_id,
+                f"Runtime exited with error: exit status {self.process.returncode}",
+            )
         return kind, body, logs
 
     @property
