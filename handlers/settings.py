@@ -55,3 +55,36 @@ VOTE_DISCONFIRM = "disconfirm"
 
 # The crowd-checkbox value the worker template uses; each box submits {"<label>-<i>": {VALUE: bool}}.
 CHECKBOX_VALUE = "Confirmed"
+
+# --- QA rounds (see docs/ARCHITECTURE.md, "Rounds"). ---
+# A round is one seeding of one model's predictions. Everything it writes is under its own
+# prefix and never rewritten; the pair items above stay shared, so a human verdict is given once
+# and every round (every model) is evaluated against it.
+ENV_ROUND_NAME = "BULKQA_ROUND"  # optional default round name for the launch function
+ROUND_PREFIX = "rounds/"  # rounds/<round>/manifest-<part:04d>.jsonl, rounds/<round>/relabel/...
+IMAGE_PREFIX = "images/"  # uploaded images live here and nowhere else
+ROUND_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+# Ground Truth's documented limit for one input-manifest line (100 KB) and our safety margin.
+MANIFEST_LINE_LIMIT_BYTES = 100_000
+# Items of other kinds share the table with the (image, label) pair items. Their partition key
+# (the ``s3_image_url`` attribute) starts with ``#``, which no pair item's ``s3://`` URL does, and
+# they carry ``ATTR_KIND``; whole-table readers skip any item that has it.
+ATTR_KIND = "kind"
+KIND_ROUND = "round"  # pk "#rounds", sk "<round>": the round's metadata and its parts
+KIND_ROUND_PAIR = "round-pair"  # pk "#round#<round>#<shard>", sk sha256(pair): the round's view of a pair
+KIND_WORKER_PAGE = "worker-page"  # pk "#round#<round>#workers", sk "<worker>#<part>#<batch>"
+ROUNDS_PARTITION = "#rounds"
+ROUND_SHARDS = 16  # round-pair items are spread over this many partitions (write heat, parallel reads)
+# Attributes of round-pair items.
+ATTR_ROUND = "round"
+ATTR_PAIR_URL = "pair_url"
+ATTR_PAIR_LABEL = "pair_label"
+ATTR_STATE = "state"
+ATTR_PART = "part"
+ATTR_BATCH = "batch"
+# States of a pair in a round.
+STATE_QUEUED = "queued"  # in a task of this round
+STATE_REUSED = "reused"  # already reviewed (enough votes) before this round: verdict reused
+STATE_ACCEPTED = "accepted"  # at or above its class's threshold: accepted, not reviewed
+STATE_SAMPLED_OUT = "sampled_out"  # not drawn by --sample: stored, not reviewed
+ROUND_STATES = (STATE_QUEUED, STATE_REUSED, STATE_ACCEPTED, STATE_SAMPLED_OUT)
