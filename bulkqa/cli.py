@@ -27,6 +27,10 @@ app.command("export")(export_command.export)
 app.add_typer(job_command.app, name="job")
 app.command("preview")(preview_command.preview)
 
+from bulkqa import relabel_command  # noqa: E402  (H6 makes registration lazy)
+
+app.add_typer(relabel_command.app, name="relabel")
+
 
 def main() -> None:
     app()

@@ -11,10 +11,26 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from handlers.batching import QueueItem
-from handlers.settings import CHECKBOX_VALUE
+from handlers.settings import CHECKBOX_VALUE, VOTE_CONFIRM, VOTE_DISCONFIRM
+
+# One character per worker and image in compact records (the consolidation response, worker pages).
+CHAR_CONFIRM, CHAR_DISCONFIRM, CHAR_NONE = "c", "d", "-"
+VERDICT_CHARS = {VOTE_CONFIRM: CHAR_CONFIRM, VOTE_DISCONFIRM: CHAR_DISCONFIRM}
+
+
+class PageImage(Protocol):
+    """What answers are matched against: a batch entry (``rounds.BatchEntry``) or a release 0.1 item."""
+
+    @property
+    def s3_image_url(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
 
 
 class AnnotationError(ValueError):
@@ -26,9 +42,14 @@ class Vote:
     """One worker's verdict on one image of a batch."""
 
     worker_id: str
-    item: QueueItem
+    item: PageImage
     index: int
     confirmed: bool
+
+    @property
+    def verdict(self) -> str:
+        """``"confirm"`` or ``"disconfirm"``: the value stored in the item's ``WorkerVotes`` map."""
+        return VOTE_CONFIRM if self.confirmed else VOTE_DISCONFIRM
 
 
 @dataclass
@@ -41,7 +62,13 @@ class WorkerVotes:
 
 
 def decode_content(content: Any) -> dict[str, Any]:
-    """``annotationData.content`` is a JSON *string*; accept an already-decoded object too."""
+    """``annotationData.content`` is a JSON *string* (an answer read from ``s3Uri`` arrives as bytes);
+    accept an already-decoded object too."""
+    if isinstance(content, (bytes, bytearray)):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise AnnotationError(f"content is not UTF-8 text: {err}") from err
     if isinstance(content, str):
         try:
             content = json.loads(content)
@@ -58,7 +85,7 @@ def _checkbox_state(value: Any) -> bool | None:
     return None
 
 
-def parse_worker_answer(worker_id: str, content: Any, items: Sequence[QueueItem]) -> WorkerVotes:
+def parse_worker_answer(worker_id: str, content: Any, items: Sequence[PageImage]) -> WorkerVotes:
     """Read one worker's answer to a batch of ``items`` into one vote per answered image.
 
     Raises ``AnnotationError`` when the answer is unreadable as a whole; unknown, malformed or

@@ -62,8 +62,12 @@ def make_client(
     endpoint_url: str | None = None,
     region: str | None = None,
     session: boto3.session.Session | None = None,
+    config: Config | None = None,
 ) -> Any:
-    """A thread-safe low-level client for ``service`` (thread pools share one)."""
+    """A thread-safe low-level client for ``service`` (thread pools share one).
+
+    ``config`` replaces ``RETRY_CONFIG`` (the command line's interactive commands give up sooner).
+    """
     with _lock:
         chosen = session or _default_session()
-        return chosen.client(service, endpoint_url=endpoint_url, region_name=region, config=RETRY_CONFIG)
+        return chosen.client(service, endpoint_url=endpoint_url, region_name=region, config=config or RETRY_CONFIG)

@@ -5,7 +5,10 @@ Pre-annotation: ``{"version": "2018-10-16", "labelingJobArn": ..., "dataObject":
 Annotation consolidation: ``{"version", "labelingJobArn", "labelCategories",
 "labelAttributeName", "roleArn", "payload": {"s3Uri": ...}}``; the payload file is a list of
 ``{"datasetObjectId", "dataObject": {"s3Uri"|"content"}, "annotations": [{"workerId",
-"annotationData": {"content": "<JSON string>"}}]}``.
+"annotationData": {"content": "<JSON string>"} | {"s3Uri": "s3://..."}}]}``. The developer guide
+lists both forms of ``annotationData``: a worker's answer may be stored in S3 and named by
+``s3Uri`` (the object holds the same JSON text ``content`` would); AWS's own sample reads it as
+``s3uri``, so both spellings are accepted.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+
+# Where ``annotationData`` may name an answer stored in S3 (the guide's spelling first).
+ANSWER_URI_KEYS = ("s3Uri", "s3uri")
 
 
 class EventError(ValueError):
@@ -46,8 +53,11 @@ class ConsolidationEvent:
 
 @dataclass(frozen=True)
 class Annotation:
+    """One worker's answer: inline ``content``, or ``s3_uri`` naming the object that holds it."""
+
     worker_id: Any
     content: Any
+    s3_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,8 @@ def parse_dataset_object(entry: Any, position: int) -> DatasetObject:
     for raw in raw_annotations:
         raw = raw if isinstance(raw, dict) else {}
         data = raw.get("annotationData")
-        content = data.get("content") if isinstance(data, dict) else None
-        annotations.append(Annotation(raw.get("workerId"), content))
+        data = data if isinstance(data, dict) else {}
+        content = data.get("content")
+        uri = next((data[k] for k in ANSWER_URI_KEYS if isinstance(data.get(k), str) and data[k]), None)
+        annotations.append(Annotation(raw.get("workerId"), content, uri if content is None else None))
     return DatasetObject(str(object_id), ref, tuple(annotations))

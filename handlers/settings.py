@@ -88,3 +88,8 @@ STATE_REUSED = "reused"  # already reviewed (enough votes) before this round: ve
 STATE_ACCEPTED = "accepted"  # at or above its class's threshold: accepted, not reviewed
 STATE_SAMPLED_OUT = "sampled_out"  # not drawn by --sample: stored, not reviewed
 ROUND_STATES = (STATE_QUEUED, STATE_REUSED, STATE_ACCEPTED, STATE_SAMPLED_OUT)
+# Corrections from a relabel job (issue 15), on the pair item of the rejected (image, label):
+# what the image really shows, as the built-in image classification job consolidated it.
+ATTR_CORRECTED_LABEL = "CorrectedLabel"
+ATTR_CORRECTED_CONFIDENCE = "CorrectedConfidence"
+ATTR_CORRECTED_BY_JOB = "CorrectedByJob"

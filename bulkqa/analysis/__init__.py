@@ -17,14 +17,17 @@ from bulkqa.analysis.report import (
     ClassAverage,
     ClassRow,
     Report,
+    ThresholdStatus,
     build_report,
     build_report_from_columns,
 )
 from bulkqa.analysis.thresholds import (
+    FpRatioError,
     PrecisionThreshold,
     precision_threshold,
     target_precision,
     walk_threshold,
+    wilson_interval,
     wilson_lower_bound,
 )
 
@@ -42,12 +45,14 @@ __all__ = [
     "ClassAverage",
     "ClassRow",
     "ExportRow",
+    "FpRatioError",
     "Outcome",
     "Policy",
     "PrecisionThreshold",
     "Record",
     "ReliabilityBin",
     "Report",
+    "ThresholdStatus",
     "build_report",
     "build_report_from_columns",
     "calibration",
@@ -58,5 +63,6 @@ __all__ = [
     "precision_threshold",
     "target_precision",
     "walk_threshold",
+    "wilson_interval",
     "wilson_lower_bound",
 ]

@@ -15,10 +15,16 @@ is counted apart and left out of every other figure):
   mean of the labels' %correct, and per band the mean over the labels whose band is not empty).
 - per label threshold: ``thresholds.walk_threshold``; beyond it ``thresholds.precision_threshold``
   and ``calibration.calibration``.
+- threshold status (why a script never needs the table): ``no_data`` when the class has no reviewed
+  image in any band -- the walk would pass every empty band and say "accept everything", so the
+  threshold is None instead; ``never`` when the walk stops at the top edge (the threshold is that
+  edge, 100 by default: the method's convention for "never accept automatically"); ``too_few`` when
+  fewer than ``min_reviewed`` images were reviewed (the threshold is given, but weak); else ``ok``.
 """
 
 from __future__ import annotations
 
+import enum
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +47,15 @@ DEFAULT_MAX_FP_RATIO = 0.1
 DEFAULT_MIN_REVIEWED = 30
 TOTALS_LABEL = "TOTALS"
 CLASS_AVERAGE_LABEL = "Class Average"
+
+
+class ThresholdStatus(enum.StrEnum):
+    """What a class's threshold means (see the module docstring)."""
+
+    OK = "ok"
+    NEVER = "never"
+    NO_DATA = "no_data"
+    TOO_FEW = "too_few"
 
 
 def pct(part: int, whole: int) -> float | None:
@@ -82,7 +97,10 @@ class ClassRow:
     unreviewed: int
     pct_correct: float | None
     bands: tuple[BandRow, ...]
-    threshold: float | int | None
+    threshold: float | int | None  # None: no data (or the TOTALS row)
+    threshold_status: ThresholdStatus | None = None  # None for the TOTALS row
+    warnings: tuple[str, ...] = ()
+    exact: PrecisionThreshold | None = None  # the exact-confidence threshold (None for TOTALS)
 
     def to_json(self, *, with_threshold: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -97,7 +115,23 @@ class ClassRow:
         }
         if with_threshold:
             out["threshold"] = self.threshold
+            out["threshold_status"] = None if self.threshold_status is None else self.threshold_status.value
+            if self.exact is not None:
+                out["exact_threshold"] = exact_json(self.exact)
+            out["warnings"] = list(self.warnings)
         return out
+
+
+def exact_json(t: PrecisionThreshold) -> dict[str, Any]:
+    """The exact-confidence threshold in the json report (percentages 0-100, None when there is none)."""
+    return {
+        "confidence": t.confidence,
+        "accepted": t.accepted,
+        "confirmed": t.confirmed,
+        "precision": t.precision,
+        "wilson95_lower": t.wilson_lower,
+        "supported": t.supported,
+    }
 
 
 @dataclass(frozen=True)
@@ -143,10 +177,15 @@ class Report:
         return self.totals.total + self.totals.unreviewed
 
     def to_json(self) -> dict[str, Any]:
-        """Exactly the shape of issue 6 (percentages 0-100, n/a as None)."""
+        """The shape of issue 6 (percentages 0-100, n/a as None) with issue 13's threshold fields."""
         return {
             "policy": self.policy.value,
             "bands": [[lo, hi] for lo, hi in self.bands.intervals],
+            "max_fp_ratio": self.max_fp_ratio,
+            "target_precision": self.target_precision,
+            "min_reviewed": self.min_reviewed,
+            "threshold_never": number(self.bands.edges[-1]),
+            "outside_bands": self.outside_bands,
             "classes": [c.to_json() for c in self.classes],
             "totals": self.totals.to_json(with_threshold=False),
             "class_average": self.class_average.to_json(),
@@ -288,6 +327,10 @@ def build_report_from_columns(
         rows = band_rows(band_total[i], band_confirmed[i])
         walk = walk_threshold([(b.lo, b.hi, b.total, b.confirmed) for b in rows], ratio)
         total, ok = int(total_l[i]), int(confirmed_l[i])
+        segment = slice(int(starts[i]), int(starts[i + 1]))
+        precise = precision_threshold(labels[i], r_conf[segment], r_ok[segment], ratio, min_reviewed)
+        exact.append(precise)
+        status, threshold, notes = threshold_verdict(bands, rows, number(walk), total, min_reviewed, precise)
         classes.append(
             ClassRow(
                 labels[i],
@@ -298,11 +341,12 @@ def build_report_from_columns(
                 int(unreviewed_l[i]),
                 pct(ok, total),
                 rows,
-                number(walk),
+                threshold,
+                status,
+                notes,
+                precise,
             )
         )
-        segment = slice(int(starts[i]), int(starts[i + 1]))
-        exact.append(precision_threshold(labels[i], r_conf[segment], r_ok[segment], ratio, min_reviewed))
         calibrations.append(calibration_from_sums(labels[i], cal_count[i], cal_sum[i], cal_ok[i]))
 
     grand_total, grand_ok = int(total_l.sum()), int(confirmed_l.sum())
@@ -332,6 +376,38 @@ def build_report_from_columns(
         overall,
         int((reviewed & ~in_band).sum()),
     )
+
+
+def threshold_verdict(
+    bands: Bands,
+    rows: Sequence[BandRow],
+    walk: float | int,
+    reviewed: int,
+    min_reviewed: int,
+    exact: PrecisionThreshold,
+) -> tuple[ThresholdStatus, float | int | None, tuple[str, ...]]:
+    """The class's threshold status, its threshold (None without data) and its warnings, worst first."""
+    in_bands = sum(b.total for b in rows)
+    notes: list[str] = []
+    if in_bands == 0:
+        status: ThresholdStatus = ThresholdStatus.NO_DATA
+        notes.append("no reviewed image in any band: no threshold")
+    elif float(walk) == bands.edges[-1]:
+        status = ThresholdStatus.NEVER
+        notes.append(f"the top band fails: never accept automatically ({number(bands.edges[-1])} = never)")
+    elif reviewed < min_reviewed:
+        status = ThresholdStatus.TOO_FEW
+    else:
+        status = ThresholdStatus.OK
+    if reviewed < min_reviewed:
+        notes.append(f"too few reviewed ({reviewed} < {min_reviewed})")
+    if reviewed > in_bands:
+        notes.append(f"{reviewed - in_bands} reviewed outside every band")
+    if exact.confidence is not None and not exact.supported:
+        notes.append("Wilson bound below target")
+    elif exact.confidence is None and reviewed:
+        notes.append("no confidence reaches the target")
+    return status, None if status is ThresholdStatus.NO_DATA else walk, tuple(notes)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

@@ -25,11 +25,38 @@ import numpy as np
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
+MIN_FP_RATIO = Fraction(1, 10**6)  # the smallest non-zero ratio: a target precision of 99.9999%
+MAX_FP_RATIO = Fraction(10**6)  # the largest: a target precision of 0.0001%
+MAX_FP_RATIO_DENOMINATOR = 10**9  # keeps ``count * denominator`` well inside int64
+
+
+class FpRatioError(ValueError):
+    """A --max-fp-ratio that is not a usable number; the message says which values are."""
+
+
 def fp_ratio(max_fp_ratio: float | Fraction | str) -> Fraction:
-    """The ratio as an exact fraction (0.1 -> 1/10), so ``incorrect <= 0.1 * 10`` holds exactly."""
-    ratio = max_fp_ratio if isinstance(max_fp_ratio, Fraction) else Fraction(str(max_fp_ratio))
+    """The ratio as an exact fraction (0.1 -> 1/10), so ``incorrect <= 0.1 * 10`` holds exactly.
+
+    Refused with ``FpRatioError``: NaN, infinities (``inf``, ``1e400``), negatives, and ratios that
+    are not 0 but outside [1e-6, 1e6] (``1e-320`` would need a 10**320 denominator, and the
+    threshold arithmetic is done in int64). A ratio with more than nine decimals is rounded to the
+    nearest fraction with a denominator up to 10**9.
+    """
+    text = str(max_fp_ratio).strip()
+    try:
+        ratio = max_fp_ratio if isinstance(max_fp_ratio, Fraction) else Fraction(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise FpRatioError(
+            f"max-fp-ratio {text!r} is not a finite number: give a ratio such as 0.1 (precision >= 90.9%)"
+        ) from None
     if ratio < 0:
-        raise ValueError(f"max-fp-ratio must not be negative, got {max_fp_ratio}")
+        raise FpRatioError(f"max-fp-ratio must not be negative, got {text}")
+    if ratio and not MIN_FP_RATIO <= ratio <= MAX_FP_RATIO:
+        raise FpRatioError(
+            f"max-fp-ratio {text} is out of range: give 0 (no error allowed) or a ratio between 1e-06 and 1e+06"
+        )
+    if ratio.denominator > MAX_FP_RATIO_DENOMINATOR:
+        ratio = ratio.limit_denominator(MAX_FP_RATIO_DENOMINATOR)
     return ratio
 
 
@@ -57,17 +84,29 @@ def walk_threshold(bands: Sequence[tuple[float, float, int, int]], max_fp_ratio:
     return bands[0][0]
 
 
-def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float | None:
-    """The lower end of the Wilson score interval for a proportion (0-1), None if n = 0."""
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval ``(low, high)`` for a proportion (0-1); needs n > 0.
+
+    Wilson rather than the normal approximation because cells are often small or all-correct,
+    where ``p +- z*sqrt(p(1-p)/n)`` collapses to a zero-width interval at 100%.
+    """
     if n <= 0:
-        return None
+        raise ValueError("a proportion needs at least one observation")
     if not 0 <= successes <= n:
         raise ValueError(f"successes {successes} outside 0..{n}")
     p = successes / n
     z2 = z * z
     centre = p + z2 / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, (centre - spread) / (1 + z2 / n))
+    denominator = 1 + z2 / n
+    return max(0.0, (centre - spread) / denominator), min(1.0, (centre + spread) / denominator)
+
+
+def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float | None:
+    """The lower end of the Wilson score interval for a proportion (0-1), None if n = 0."""
+    if n <= 0:
+        return None
+    return wilson_interval(successes, n, z)[0]
 
 
 @dataclass(frozen=True)

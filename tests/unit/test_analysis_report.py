@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkqa.analysis import Record, build_report, build_report_from_columns
+from bulkqa.analysis import Record, ThresholdStatus, build_report, build_report_from_columns
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "qa_results.csv"
 
@@ -111,7 +111,9 @@ def test_a_class_with_only_unreviewed_images() -> None:
     owl = report.classes[1]
     assert (owl.label, owl.total, owl.pct_correct, owl.unreviewed) == ("Owl", 0, None, 1)
     assert all(b.pct_correct is None for b in owl.bands)
-    assert owl.threshold == 80  # every band empty: every band passes (the rule as defined)
+    # Every band empty: the walk would pass them all and say "accept at 80". No data, no threshold.
+    assert owl.threshold is None and owl.threshold_status is ThresholdStatus.NO_DATA
+    assert owl.warnings[0] == "no reviewed image in any band: no threshold"
     assert report.precision_thresholds[1].few_reviewed
     assert report.class_average.pct_correct == 100.0  # Owl has no %correct to average
 
