@@ -35,7 +35,7 @@ CONNECT_TIMEOUT_SECONDS = 3
 PROBE_TIMEOUT_SECONDS = 3
 INTERACTIVE_ATTEMPTS = 3  # one call and two retries, each with sub-second back-off
 NO_REGION_MESSAGE = "no AWS region: pass --region REGION or set AWS_REGION (e.g. us-east-1)"
-ENDPOINT_HINT = "is the emulator running and is --endpoint-url (or AWS_ENDPOINT_URL) right?"
+ENDPOINT_HINT = "hint: start the emulator, or check --endpoint-url and AWS_ENDPOINT_URL"
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d):")
 
 
@@ -132,7 +132,7 @@ def probe_endpoint(endpoint_url: str, timeout: float = PROBE_TIMEOUT_SECONDS) ->
             pass
     except OSError as err:
         reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
-        raise AwsUnreachableError(f"cannot reach {endpoint_url} ({reason}): {ENDPOINT_HINT}") from err
+        raise AwsUnreachableError(f"cannot reach {endpoint_url} ({reason})\n{ENDPOINT_HINT}") from err
 
 
 def _interactive_config() -> Any:
@@ -192,24 +192,23 @@ def aws_errors() -> tuple[type[BaseException], ...]:
 
 
 def describe_aws_error(error: BaseException) -> str:
-    """One line for an AWS failure, with what to check when the cause is the set-up, not the request."""
+    """One line for an AWS failure, and a second line "hint: ..." when the cause is the set-up."""
+    if isinstance(error, (AwsSetupError, AwsUnreachableError)):
+        return str(error)
     module = sys.modules.get("botocore.exceptions")
-    text = " ".join(str(error).split())
+    text = " ".join(str(error).split())  # one line, whatever the error text holds
     if module is None:
         return text
     if isinstance(error, module.NoRegionError):
         return NO_REGION_MESSAGE
     if isinstance(error, module.NoCredentialsError):
-        return f"{text}: configure AWS credentials (aws configure, AWS_PROFILE) or pass --endpoint-url"
+        return f"{text}\nhint: configure credentials (aws configure, AWS_PROFILE) or pass --endpoint-url"
     if isinstance(error, (module.EndpointConnectionError, module.ConnectTimeoutError)):
-        return f"{text}: {ENDPOINT_HINT}"
+        return f"{text}\n{ENDPOINT_HINT}"
     if isinstance(error, module.ClientError):
         headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if "html" in str(headers.get("content-type", "")).lower():
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
             operation = getattr(error, "operation_name", "the request")
-            return (
-                f"{operation} got an HTML page (HTTP {status}), not an AWS answer: a proxy or a "
-                f"wrong endpoint? {ENDPOINT_HINT}"
-            )
+            return f"{operation} got an HTML page (HTTP {status}), not an AWS answer\n{ENDPOINT_HINT}, and any proxy"
     return text

@@ -18,7 +18,6 @@ is read, so ``bulkqa --help`` stays fast.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,11 +68,12 @@ def _images_present(column: Any) -> bool:
     return not pc.any(blank).as_py()
 
 
-def _label_ids(column: Any) -> tuple[list[str], np.ndarray] | None:
+def _label_ids(column: Any, strip: bool = True) -> tuple[list[str], np.ndarray] | None:
     """Labels stripped exactly as ``str.strip`` does, numbered; None if one is null or blank.
 
     The labels are dictionary-encoded, so the stripping runs in Python on the few distinct values,
-    not on a million rows; labels that differ only by surrounding spaces become one class.
+    not on a million rows; labels that differ only by surrounding spaces become one class. Labels
+    from the table (``strip=False``) are keys: taken as they are, like ``results_source.item_record``.
     """
     import pyarrow as pa
 
@@ -88,7 +88,7 @@ def _label_ids(column: Any) -> tuple[list[str], np.ndarray] | None:
     names: dict[str, int] = {}
     remap = []
     for value in chunks[0].dictionary.to_pylist():
-        label = value.strip()
+        label = value.strip() if strip else value
         if not label:
             return None  # an empty label is a bad row: the row-by-row reader names it
         remap.append(names.setdefault(label, len(names)))
@@ -98,11 +98,16 @@ def _label_ids(column: Any) -> tuple[list[str], np.ndarray] | None:
     return list(names), ids
 
 
-def finish(image: Any, label: Any, confidence: Any, confirm: Any, disconfirm: Any) -> ColumnSet | None:
-    """Validate typed pyarrow columns as the row-by-row reader would; the ColumnSet, or None."""
-    if not _images_present(image):
+def finish(
+    image: Any, label: Any, confidence: Any, confirm: Any, disconfirm: Any, *, table_keys: bool = False
+) -> ColumnSet | None:
+    """Validate typed pyarrow columns as the row-by-row reader would; the ColumnSet, or None.
+
+    ``table_keys``: image and label are DynamoDB keys (never empty, taken as they are).
+    """
+    if not table_keys and not _images_present(image):
         return None
-    labelled = _label_ids(label)
+    labelled = _label_ids(label, strip=not table_keys)
     conf = _confidence(confidence)
     if labelled is None or conf is None:
         return None
@@ -120,7 +125,7 @@ def csv_columns(path: Path, header_width: int, positions: Sequence[int]) -> Colu
     import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(header_width)]
-    i_image, i_label, i_conf, i_c, i_d = positions
+    _, i_label, i_conf, i_c, i_d = positions
     # Every column is converted, the ones we do not use as strings, so that invalid UTF-8 anywhere
     # fails here as it fails the row-by-row reader.
     types = {name: pa.string() for name in names}
@@ -179,7 +184,3 @@ def concat(parts: Sequence[ColumnSet]) -> ColumnSet:
         c.append(part_c)
         d.append(part_d)
     return list(names), np.concatenate(ids), np.concatenate(conf), np.concatenate(c), np.concatenate(d)
-
-
-def is_finite_number(value: float) -> bool:
-    return math.isfinite(value)

@@ -69,9 +69,15 @@ class SafeWriter:
     def __init__(self, stream: Any, **kwargs: Any) -> None:
         kwargs.setdefault("lineterminator", "\n")
         self._writer = csv.writer(stream, **kwargs)
+        # csv quotes a cell with a line feed (it is in the line terminator) but not one with a bare
+        # carriage return, which every reader takes for the end of the row: such rows are quoted whole.
+        self._quote_all = csv.writer(stream, **{**kwargs, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        return self._writer.writerow(safe_row(row))
+        cells = safe_row(row)
+        if any(isinstance(cell, str) and "\r" in cell for cell in cells):
+            return self._quote_all.writerow(cells)
+        return self._writer.writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:

@@ -209,7 +209,7 @@ def build_request(
 
 def sagemaker_client(endpoint_url: str | None, region: str | None) -> Any:
     """The SageMaker client (tests replace this to attach botocore's Stubber)."""
-    (client,) = clients("sagemaker", endpoint_url=endpoint_url, region=region)
+    (client,) = clients("sagemaker", endpoint_url=endpoint_url, region=region, interactive=True)
     return client
 
 

@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bulkqa.analysis import (
     DEFAULT_MAX_FP_RATIO,
     DEFAULT_MIN_REVIEWED,
     Policy,
-    build_report,
     build_report_from_columns,
     parse_bands,
 )
+from bulkqa.analysis.thresholds import fp_ratio
+from bulkqa.aws import aws_errors, describe_aws_error  # botocore only once AWS is used
 from bulkqa.renderers import Format, render
-from bulkqa.results_source import DEFAULT_SEGMENTS, CsvResults, ResultsFormatError, TableResults, open_results
+from bulkqa.results_source import DEFAULT_SEGMENTS, ProgressCallback, ResultsFormatError, open_results
 
 DEFAULT_BANDS_TEXT = "80,85,90,95,100"
 
 TableOption = Annotated[
-    str | None, typer.Option("--table", help="The QA DynamoDB table (the stack's table output); read by parallel Scan.")
+    str | None,
+    typer.Option(
+        "--table",
+        help="The QA DynamoDB table (the stack's table output): its pair items by parallel Scan, "
+        "or with --round that round's pairs by Query.",
+    ),
 ]
 InputOption = Annotated[
     Path | None,
     typer.Option(
         "--input",
-        help="A results CSV: image,label,confidence,WorkerConfirmCount,WorkerDisconfirmCount (any order).",
+        help="A results CSV (image,label,confidence,WorkerConfirmCount,WorkerDisconfirmCount, any "
+        "order) or JSON lines with those fields (.jsonl).",
         exists=True,
         dir_okay=False,
+    ),
+]
+RoundOption = Annotated[
+    str | None,
+    typer.Option(
+        "--round",
+        help="Only this round's pairs, with this round's confidences (needs --table).",
     ),
 ]
 PolicyOption = Annotated[
@@ -50,14 +65,15 @@ RegionOption = Annotated[str | None, typer.Option(help="AWS region (default: you
 SegmentsOption = Annotated[int, typer.Option(min=1, max=1000, help="Parallel Scan segments (threads).")]
 
 
-def print_problems(console: Console, source: CsvResults | TableResults) -> None:
+def print_problems(console: Console, source: Any) -> None:
+    """The rows or items a source skipped, each with where it is and why (user text escaped)."""
     if not source.skipped:
         return
     table = Table(title=f"{source.skipped} row(s) skipped", title_style="bold yellow")
-    table.add_column("Where", justify="right")
-    table.add_column("Reason")
+    table.add_column("Where", justify="right", overflow="fold")
+    table.add_column("Reason", overflow="fold")
     for problem in source.problems:
-        table.add_row(problem.where, problem.reason)
+        table.add_row(escape(problem.where), escape(problem.reason))
     if source.skipped > len(source.problems):
         table.add_row("…", f"{source.skipped - len(source.problems)} more not listed")
     console.print(table)
@@ -70,14 +86,55 @@ def open_source(
     endpoint_url: str | None,
     region: str | None,
     segments: int,
-) -> CsvResults | TableResults:
+    *,
+    round_name: str | None = None,
+    from_export: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Any:
+    """The source the options name; a wrong combination of options is exit 2, before any request."""
     try:
         return open_results(
-            table=table, input_path=input_path, endpoint_url=endpoint_url, region=region, segments=segments
+            table=table,
+            input_path=input_path,
+            endpoint_url=endpoint_url,
+            region=region,
+            segments=segments,
+            round_name=round_name,
+            from_export=from_export,
+            progress=progress,
         )
     except ValueError as err:
-        console.print(f"[bold red]error:[/bold red] {err}")
+        console.print(f"[bold red]error:[/bold red] {escape(str(err))}")
         raise typer.Exit(2) from err
+
+
+class ReadProgress:
+    """Pages and items read so far, on one self-updating line of standard error.
+
+    Only on a terminal (interactive use): in a pipe or a log it prints nothing, and the summary
+    line at the end says how much was read. ``update`` is the sources' ``progress`` callback.
+    """
+
+    def __init__(self, console: Console, what: str = "Reading") -> None:
+        self.console, self.what = console, what
+        self.status: Any = None
+        self.pages = self.items = 0
+
+    def update(self, pages: int, items: int) -> None:
+        self.pages, self.items = pages, items
+        if self.status is not None:
+            self.status.update(f"{self.what}: {pages:,} page(s), {items:,} item(s) so far")
+
+    def __enter__(self) -> ReadProgress:
+        if self.console.is_terminal:
+            self.status = self.console.status(f"{self.what}…")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+            self.status = None
 
 
 @contextmanager
@@ -86,10 +143,15 @@ def exit_on_read_failure(console: Console) -> Iterator[None]:
     try:
         yield
     except ResultsFormatError as error:
-        console.print(f"[bold red]error:[/bold red] {error}")
+        console.print(f"[bold red]error:[/bold red] {escape(str(error))}")
         raise typer.Exit(2) from error
-    except (ClientError, BotoCoreError) as error:
-        console.print(f"[bold red]AWS error:[/bold red] {error}")
+    except aws_errors() as error:
+        console.print(f"[bold red]AWS error:[/bold red] {escape(describe_aws_error(error))}")
+        raise typer.Exit(3) from error
+    except RuntimeError as error:  # DynamoDB kept keys unprocessed through every retry
+        if type(error).__name__ != "UnprocessedError":
+            raise
+        console.print(f"[bold red]AWS error:[/bold red] {escape(str(error))}")
         raise typer.Exit(3) from error
 
 
@@ -104,6 +166,15 @@ def write_output(text: str, out: Path | None) -> None:
 def report(
     table: TableOption = None,
     input_path: InputOption = None,
+    round_name: RoundOption = None,
+    from_export: Annotated[
+        str | None,
+        typer.Option(
+            "--from-export",
+            help="A DynamoDB export in S3 (s3://bucket/prefix/AWSDynamoDB/<export-id>/, DYNAMODB_JSON; "
+            "see bulkqa export-table): read instead of scanning the table.",
+        ),
+    ] = None,
     policy: PolicyOption = Policy.UNANIMOUS,
     bands: Annotated[
         str, typer.Option(help="Band edges, ascending: [80,85), [85,90), ... the last band closed [95,100].")
@@ -123,28 +194,47 @@ def report(
 ) -> None:
     """Report accuracy per class × confidence band, per-class thresholds and calibration.
 
-    Reads the QA table (--table) or a results CSV (--input). Images without any vote are
-    "unreviewed": counted apart and left out of every other figure. Skipped rows and a summary
-    go to standard error, so standard output holds only the report.
+    Reads the QA table (--table; one round's pairs with --round), a results file (--input) or a
+    DynamoDB export (--from-export). Images without any vote are "unreviewed": counted apart and
+    left out of every other figure. Skipped rows and a summary go to standard error, so standard
+    output holds only the report.
     """
     err = Console(stderr=True)
     try:
         edges = parse_bands(bands)
+        fp_ratio(str(max_fp_ratio))
     except ValueError as error:
-        err.print(f"[bold red]error:[/bold red] {error}")
+        err.print(f"[bold red]error:[/bold red] {escape(str(error))}")
         raise typer.Exit(2) from error
-    source = open_source(err, table, input_path, endpoint_url, region, segments)
-    started = time.perf_counter()
-    with exit_on_read_failure(err):
-        options = {"policy": policy, "bands": edges, "max_fp_ratio": str(max_fp_ratio), "min_reviewed": min_reviewed}
-        if isinstance(source, CsvResults):  # columns straight from the file: the fast path
-            result = build_report_from_columns(*source.columns(), **options)
-        else:
-            result = build_report(source, **options)
+    options = {"policy": policy, "bands": edges, "max_fp_ratio": str(max_fp_ratio), "min_reviewed": min_reviewed}
+    round_report = None
+    with ReadProgress(err) as progress:
+        source = open_source(
+            err,
+            table,
+            input_path,
+            endpoint_url,
+            region,
+            segments,
+            round_name=round_name,
+            from_export=from_export,
+            progress=progress.update,
+        )
+        started = time.perf_counter()
+        with exit_on_read_failure(err):
+            if round_name is not None:
+                from bulkqa.analysis.rounds import build_round_report
+
+                round_report = build_round_report(source.pairs(), source.info(), **options)
+                result = round_report.report
+            else:  # every source gives columns; files through the columnar fast path
+                result = build_report_from_columns(*source.columns(), **options)
     elapsed = time.perf_counter() - started
     print_problems(err, source)
 
-    if fmt is Format.TABLE and out is None:
+    if round_report is not None:
+        write_round_report(round_report, fmt, out)
+    elif fmt is Format.TABLE and out is None:
         from bulkqa.renderers.table import print_report
 
         console = Console()
@@ -153,11 +243,29 @@ def report(
         print_report(result, console)
     else:
         write_output(render(result, fmt), out)
+    pages = getattr(source, "pages", 0)
     err.print(
-        f"{source.rows_read} row(s) read in {elapsed:.2f} s: {result.totals.total} reviewed, "
+        f"{source.rows_read} row(s) read"
+        + (f" ({pages:,} page(s))" if pages else "")
+        + f" in {elapsed:.2f} s: {result.totals.total} reviewed, "
         f"{result.totals.unreviewed} unreviewed, {source.skipped} skipped."
-        + (f" Report written to {out}." if out else "")
+        + (f" Report written to {escape(str(out))}." if out else "")
     )
-    if source.rows_read == 0 or result.images == 0:
+    if source.rows_read == 0 or (round_report is None and result.images == 0):
         err.print("[bold red]no usable rows[/bold red]")
         raise typer.Exit(1)
+
+
+def write_round_report(round_report: Any, fmt: Format, out: Path | None) -> None:
+    """A round's report: the ordinary report plus what the round accepted, sampled and saved."""
+    try:
+        from bulkqa.renderers import render_round  # type: ignore[attr-defined]
+    except ImportError:  # the round renderers are not there: the figures as JSON, nothing lost
+        write_output(json.dumps(round_report.to_json(), indent=2, ensure_ascii=False) + "\n", out)
+        return
+    if fmt is Format.TABLE and out is None:
+        from bulkqa.renderers.table import print_round_report  # type: ignore[attr-defined]
+
+        print_round_report(round_report, Console())
+    else:
+        write_output(render_round(round_report, fmt), out)

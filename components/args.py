@@ -18,14 +18,16 @@ class BulkQAArgs:
     """Settings of one BulkQA stack. Every field is optional: ``BulkQAArgs()`` declares a working stack."""
 
     name_prefix: str | None
-    """Prefix of every physical resource name (functions, roles, table, log groups, bucket prefix).
-    Letters, digits and dashes, at most 40 characters. Default: ``<component name>-<stack>``."""
+    """Prefix of every physical resource name (functions, roles, table, log groups, bucket prefix);
+    an 8-character hash of project, stack, region and component follows it, so names never collide.
+    Letters, digits and dashes, at most 32 characters. Default: ``<component name>-<stack>``."""
 
     bucket_name: str | None
     """Exact name of the QA bucket. Default: a unique name AWS derives from the prefix."""
 
     batch_size: pulumi.Input[int] | None
-    """Images per Ground Truth task (1-100), the launch function's default. Default 25."""
+    """Images per Ground Truth task (1-100), the launch function's default. Default 25. May be an
+    output of another resource (a whole number)."""
 
     confidence_threshold: pulumi.Input[float] | None
     """Only labels with a confidence at or above this are queued for review. Default 80."""
@@ -34,7 +36,8 @@ class BulkQAArgs:
     """Log level of the functions (DEBUG, INFO, WARNING, ERROR). Default INFO."""
 
     tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None
-    """Tags added to every taggable resource (merged over the component's own tags)."""
+    """Tags added to every taggable resource (merged over the component's own tags); at most 48.
+    S3 objects are never tagged."""
 
     log_retention_days: pulumi.Input[int] | None
     """Retention of the functions' CloudWatch log groups, in days. Default 14."""
@@ -70,6 +73,10 @@ class BulkQAArgs:
     seed_copy_images: bool | None
     """Copy the seed images into the QA bucket instead of referencing them in place. Default false."""
 
+    seed_round: str | None
+    """The QA round the deploy-time seed writes (letters, digits, ``-``, ``_``; at most 64). Default:
+    ``deploy-<12 hex of the CSV's SHA-256>``, a new round whenever the CSV changes."""
+
     def __init__(
         self,
         *,
@@ -89,6 +96,7 @@ class BulkQAArgs:
         seed_csv: str | None = None,
         seed_images: str | None = None,
         seed_copy_images: bool | None = None,
+        seed_round: str | None = None,
     ) -> None:
         self.name_prefix = name_prefix
         self.bucket_name = bucket_name
@@ -106,6 +114,7 @@ class BulkQAArgs:
         self.seed_csv = seed_csv
         self.seed_images = seed_images
         self.seed_copy_images = seed_copy_images
+        self.seed_round = seed_round
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -118,6 +127,9 @@ class BulkQAArgs:
             return cls()
         if isinstance(value, cls):
             return value
+        if type(value).__name__ == cls.__name__ and hasattr(value, "field_names"):
+            # The same class loaded under the other import name (``components`` and ``bulkqa.stack``).
+            value = {n: getattr(value, n) for n in value.field_names() if getattr(value, n, None) is not None}
         if isinstance(value, Mapping):
             unknown = set(value) - set(cls.field_names())
             if unknown:

@@ -4,25 +4,14 @@ No ``from __future__ import annotations``: the component provider reads the clas
 (the outputs) and the ``args`` annotation at runtime to infer the package schema.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
-from components import naming
-from components.args import DEFAULT_LOG_LEVEL, DEFAULT_LOG_RETENTION_DAYS, BulkQAArgs
-from components.context import BuildContext
-from components.functions import FUNCTION_SPECS, DeployedFunction, create_function
-from components.ground_truth import GroundTruthRole, create_ground_truth_role
-from components.lambda_package import LambdaPackage, lambda_package
-from components.outputs import STACK_OUTPUTS
-from components.policies import bucket_arn, launch_policy, partition_of, post_labeling_policy, pre_labeling_policy
-from components.resource_types import COMPONENT_TYPE
-from components.seeding import Seed, create_seed
-from components.storage import QaBucket, create_bucket
-from components.table import create_table
-from components.template import resolve_template_path, upload_template
+from handlers.rounds import manifest_key as manifest_key_of
 from handlers.s3_uri import parse_s3_uri
 from handlers.settings import (
     DEFAULT_BATCH_SIZE,
@@ -37,26 +26,57 @@ from handlers.settings import (
     OUTPUT_PREFIX,
 )
 
+from . import naming
+from .args import DEFAULT_LOG_LEVEL, DEFAULT_LOG_RETENTION_DAYS, BulkQAArgs
+from .context import BuildContext
+from .functions import FUNCTION_SPECS, DeployedFunction, create_function
+from .ground_truth import GroundTruthRole, create_ground_truth_role
+from .lambda_package import LambdaPackage, lambda_package
+from .outputs import STACK_OUTPUTS
+from .policies import bucket_arn, launch_policy, partition_of, post_labeling_policy, pre_labeling_policy
+from .resource_types import COMPONENT_TYPE
+from .seeding import Seed, create_seed
+from .storage import QaBucket, create_bucket
+from .table import create_table
+from .tags import resource_tags, validate_user_tags
+from .template import resolve_template_path, upload_template
+
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_VALUES = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
-BASE_TAGS = {"project": "bulkqa"}
 
 
-def _check_batch_size(value: Any) -> str:
-    size = int(value)
+def _whole_number(field: str, value: Any) -> int:
+    """An int from an int or an integral float (Pulumi sends every number as a float); else a clear error.
+
+    Why not ``int(value)``: it turns 2.9 into 2 and ``True`` into 1 without a word.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
+        float("inf"),
+        float("-inf"),
+    ):
+        raise ValueError(f"{field} must be a whole number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{field} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _batch_size(value: Any) -> int:
+    size = _whole_number("batch_size", value)
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {value!r}")
-    return str(size)
+    return size
 
 
-def _check_threshold(value: Any) -> str:
+def _threshold(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"confidence_threshold must be a number between 0 and 100, got {value!r}")
     threshold = float(value)
-    if not 0 <= threshold <= 100:
+    if not 0 <= threshold <= 100:  # NaN fails this too
         raise ValueError(f"confidence_threshold must be between 0 and 100, got {value!r}")
-    return repr(threshold)
+    return threshold
 
 
 def _check_log_level(value: Any) -> str:
@@ -67,7 +87,7 @@ def _check_log_level(value: Any) -> str:
 
 
 def _check_retention(value: Any) -> int:
-    days = int(value)
+    days = _whole_number("log_retention_days", value)
     if days not in LOG_RETENTION_VALUES:
         raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION_VALUES)}, got {value!r}")
     return days
@@ -91,6 +111,7 @@ PLAIN_FIELDS = (
     "seed_csv",
     "seed_images",
     "seed_copy_images",
+    "seed_round",
 )
 
 
@@ -134,14 +155,21 @@ class BulkQA(pulumi.ComponentResource):
         prefix = naming.validate_prefix(settings.name_prefix or naming.default_prefix(name, pulumi.get_stack()))
         if settings.bucket_name:
             naming.validate_bucket_name(settings.bucket_name)
+        if isinstance(settings.tags, Mapping) and not any(isinstance(v, pulumi.Output) for v in settings.tags.values()):
+            validate_user_tags(settings.tags)  # plain tags: refuse now, before any resource is declared
         protected = bool(settings.data_protection)
-        user_tags = pulumi.Output.from_input(settings.tags or {})
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        # The region of the provider this component deploys with (an explicit provider in opts too).
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        names = region.apply(
+            lambda r: naming.StackNames.build(prefix=prefix, project=project, stack=stack, region=r, component=name)
+        )
         ctx = BuildContext(
             name=name,
-            prefix=prefix,
+            names=names,
             parent=self,
-            tags=user_tags.apply(
-                lambda t: {**BASE_TAGS, "bulkqa-stack": prefix, **{str(k): str(v) for k, v in t.items()}}
+            tags=pulumi.Output.all(names, pulumi.Output.from_input(settings.tags or {})).apply(
+                lambda v: resource_tags(v[1], stack_id=v[0].base)
             ),
             protect=protected,
         )
@@ -149,27 +177,29 @@ class BulkQA(pulumi.ComponentResource):
         self.qa_bucket: QaBucket = create_bucket(
             ctx,
             bucket_name=settings.bucket_name,
-            bucket_prefix=naming.bucket_prefix(prefix),
+            bucket_prefix=ctx.name_of(lambda n: n.bucket_prefix),
             versioning=_or(settings.versioning, protected),
             force_destroy=not protected,
         )
         self.table = create_table(
             ctx,
-            table_name=naming.table_name(prefix),
+            table_name=ctx.name_of(lambda n: n.table),
             point_in_time_recovery=_or(settings.point_in_time_recovery, protected),
             deletion_protection=_or(settings.deletion_protection, protected),
         )
 
-        batch_size = pulumi.Output.from_input(_or(settings.batch_size, DEFAULT_BATCH_SIZE))
-        threshold = pulumi.Output.from_input(_or(settings.confidence_threshold, DEFAULT_CONFIDENCE_THRESHOLD))
+        batch_size = pulumi.Output.from_input(_or(settings.batch_size, DEFAULT_BATCH_SIZE)).apply(_batch_size)
+        threshold = pulumi.Output.from_input(_or(settings.confidence_threshold, DEFAULT_CONFIDENCE_THRESHOLD)).apply(
+            _threshold
+        )
         retention = pulumi.Output.from_input(_or(settings.log_retention_days, DEFAULT_LOG_RETENTION_DAYS)).apply(
             _check_retention
         )
         environment: dict[str, pulumi.Input[str]] = {
             ENV_TABLE_NAME: self.table.name,
             ENV_BUCKET_NAME: self.qa_bucket.name,
-            ENV_BATCH_SIZE: batch_size.apply(_check_batch_size),
-            ENV_CONFIDENCE_THRESHOLD: threshold.apply(_check_threshold),
+            ENV_BATCH_SIZE: batch_size.apply(str),
+            ENV_CONFIDENCE_THRESHOLD: threshold.apply(repr),
             ENV_LOG_LEVEL: pulumi.Output.from_input(_or(settings.log_level, DEFAULT_LOG_LEVEL)).apply(_check_log_level),
         }
 
@@ -243,12 +273,16 @@ class BulkQA(pulumi.ComponentResource):
                 threshold=threshold,
                 launch_function_name=launch.function.name,
                 depends_on=[*self.qa_bucket.ready, self.table, launch.function, launch.role_policy],
+                round_name=settings.seed_round,
             )
 
         bucket = self.qa_bucket.name
         self.bucket_name = bucket
         self.table_name = self.table.name
-        self.manifest_uri = pulumi.Output.concat("s3://", bucket, "/", MANIFEST_KEY)
+        # The deploy-time seed's round manifest when there is one; else the release-0.1 key (a job of
+        # a later round takes its manifest from ``bulkqa job create --round``).
+        manifest_key = manifest_key_of(self.seed.round_name, 1) if self.seed else MANIFEST_KEY
+        self.manifest_uri = pulumi.Output.concat("s3://", bucket, "/", manifest_key)
         self.ui_template_uri = pulumi.Output.concat("s3://", self.template_object.bucket, "/", self.template_object.key)
         self.output_path = pulumi.Output.concat("s3://", bucket, "/", OUTPUT_PREFIX)
         self.launch_function_arn = self.functions["launch"].arn

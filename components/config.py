@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components.args import BulkQAArgs
+from .args import BulkQAArgs
 
 # config key -> (BulkQAArgs field, kind)
 CONFIG_KEYS: dict[str, tuple[str, str]] = {
@@ -31,6 +31,7 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "seedCsv": ("seed_csv", "path"),
     "seedImages": ("seed_images", "str"),
     "seedCopyImages": ("seed_copy_images", "bool"),
+    "seedRound": ("seed_round", "str"),
 }
 COMPONENT_NAME_KEY = "componentName"
 DEFAULT_COMPONENT_NAME = "bulkqa"

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
-from components.context import BuildContext
-from components.policies import ground_truth_policy, ground_truth_trust_policy
+from .context import BuildContext
+from .policies import ground_truth_policy, ground_truth_trust_policy
 
 
 @dataclass(frozen=True)
@@ -29,11 +28,11 @@ def create_ground_truth_role(
 ) -> GroundTruthRole:
     role = aws.iam.Role(
         ctx.child("groundtruth-role"),
-        name=naming.ground_truth_role_name(ctx.prefix),
+        name=ctx.name_of(lambda n: n.ground_truth_role),
         assume_role_policy=json.dumps(ground_truth_trust_policy()),
         description="Assumed by SageMaker Ground Truth for BulkQA labeling jobs",
         tags=ctx.tags,
-        opts=ctx.opts(),
+        opts=ctx.opts(named=True),
     )
     policy = pulumi.Output.all(bucket_arn, image_bucket_arns, *task_function_arns).apply(
         lambda v: json.dumps(ground_truth_policy(bucket_arn=v[0], image_bucket_arns=v[1], function_arns=list(v[2:])))
@@ -41,8 +40,8 @@ def create_ground_truth_role(
     role_policy = aws.iam.RolePolicy(
         ctx.child("groundtruth-policy"),
         role=role.id,
-        name=f"{naming.ground_truth_role_name(ctx.prefix)}-access",
+        name=ctx.name_of(lambda n: n.ground_truth_policy),
         policy=policy,
-        opts=ctx.opts(),
+        opts=ctx.opts(named=True),
     )
     return GroundTruthRole(role, role_policy)

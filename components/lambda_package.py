@@ -6,9 +6,17 @@ Anything outside the closure that is not the standard library or boto3/botocore 
 Lambda runtime ships) is refused, so the archive stays a few kilobytes and cannot depend on
 something the runtime lacks.
 
-The zip is byte-for-byte reproducible (sorted entries, fixed timestamps and permissions, fixed
-compression level), so its SHA-256 only changes when the code does. The e2e harness runs
-exactly the deployed bytes: ``package_path_and_sha256()`` returns the archive's path and hash.
+The zip is byte-for-byte reproducible (sorted entries, fixed timestamps and permissions, and
+``ZIP_STORED``: no compression), so its SHA-256 only changes when the code does. Why stored:
+DEFLATE output depends on the zlib build (zlib, zlib-ng, Apple's, Intel's), so a deflated archive
+built on another machine has other bytes, another ``CodeSha256`` and a spurious code update on
+``pulumi up``; the handlers are a few hundred kilobytes at most, well under Lambda's limits. The
+e2e harness runs exactly the deployed bytes: ``package_path_and_sha256()`` returns the archive's
+path and hash.
+
+The handlers are found next to this package (``<root>/handlers`` beside ``<root>/components``),
+both in a checkout and in an installed wheel, never through ``import handlers``: a consumer's
+project with its own ``handlers`` package must not end up in our Lambda zip.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ PACKAGE = "handlers"
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore"})
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
-COMPRESS_LEVEL = 9
+COMPRESSION = zipfile.ZIP_STORED
 BUILD_DIR_ENV = "BULKQA_BUILD_DIR"
 
 
@@ -51,12 +59,15 @@ class LambdaPackage:
 
     @property
     def source_code_hash(self) -> str:
-        """The base64 SHA-256 Lambda reports as ``CodeSha256``."""
+        """The base64 SHA-256 Lambda reports as ``CodeSha256`` (what the function's ``code_sha256`` is)."""
         return base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
 
 
 def handlers_dir() -> Path:
-    """The folder of the ``handlers`` package (works from a checkout and from an installed wheel)."""
+    """The folder of the ``handlers`` package beside this one (a checkout or an installed wheel)."""
+    beside = Path(__file__).resolve().parents[1] / PACKAGE
+    if (beside / "__init__.py").is_file():
+        return beside
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise PackagingError("the handlers package cannot be found")
@@ -144,10 +155,10 @@ def build_zip_bytes(root: Path | None = None) -> tuple[bytes, tuple[str, ...]]:
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, path in files:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = COMPRESSION
             info.external_attr = (0o100000 | FILE_MODE) << 16
             info.create_system = 3  # unix, so the mode bits are honoured
-            archive.writestr(info, path.read_bytes(), compresslevel=COMPRESS_LEVEL)
+            archive.writestr(info, path.read_bytes())
     return buffer.getvalue(), tuple(name for name, _ in files)
 
 

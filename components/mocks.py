@@ -37,6 +37,8 @@ class MockedResource:
     parent: str
     protect: bool
     dependencies: tuple[str, ...]
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -66,7 +68,11 @@ def _arn(service: str, resource: str, *, region: str = MOCK_REGION, account: str
 
 
 class BulkQAMocks(pulumi.runtime.Mocks):
-    """Mocks that return the IDs and computed attributes AWS would (names, ARNs)."""
+    """Mocks that return the IDs and computed attributes AWS would (names, ARNs), in ``region``."""
+
+    def __init__(self, region: str = MOCK_REGION) -> None:
+        super().__init__()
+        self.region = region
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -79,28 +85,28 @@ class BulkQAMocks(pulumi.runtime.Mocks):
                 **inputs,
                 "bucket": bucket,
                 "arn": f"arn:{MOCK_PARTITION}:s3:::{bucket}",
-                "bucketRegionalDomainName": f"{bucket}.s3.{MOCK_REGION}.amazonaws.com",
-                "region": MOCK_REGION,
+                "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+                "region": self.region,
             }
             return bucket, state
         if token == "aws:dynamodb/table:Table":
-            return inputs["name"], {**inputs, "arn": _arn("dynamodb", f"table/{inputs['name']}")}
+            return inputs["name"], {**inputs, "arn": _arn("dynamodb", f"table/{inputs['name']}", region=self.region)}
         if token == "aws:iam/role:Role":
             role = inputs["name"]
             return role, {**inputs, "arn": f"arn:{MOCK_PARTITION}:iam::{MOCK_ACCOUNT}:role/{role}", "uniqueId": role}
         if token == "aws:iam/rolePolicy:RolePolicy":
             return f"{inputs['role']}:{inputs['name']}", inputs
         if token == "aws:cloudwatch/logGroup:LogGroup":
-            return inputs["name"], {**inputs, "arn": _arn("logs", f"log-group:{inputs['name']}")}
+            return inputs["name"], {**inputs, "arn": _arn("logs", f"log-group:{inputs['name']}", region=self.region)}
         if token == "aws:lambda/function:Function":
             fn = inputs["name"]
-            arn = _arn("lambda", f"function:{fn}")
+            arn = _arn("lambda", f"function:{fn}", region=self.region)
             return fn, {
                 **inputs,
                 "arn": arn,
                 "qualifiedArn": f"{arn}:$LATEST",
                 "invokeArn": (
-                    f"arn:{MOCK_PARTITION}:apigateway:{MOCK_REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+                    f"arn:{MOCK_PARTITION}:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
                 ),
                 "version": "$LATEST",
             }
@@ -113,13 +119,14 @@ class BulkQAMocks(pulumi.runtime.Mocks):
         return f"{name}-id", inputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        # An empty failure list, not None: pulumi's MockMonitor iterates it.
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/test", "userId": "test"}, None
+            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/test", "userId": "test"}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": MOCK_REGION, "region": MOCK_REGION}, None
+            return {"name": self.region, "region": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": MOCK_PARTITION, "dnsSuffix": "amazonaws.com"}, None
-        return {}, None
+            return {"partition": MOCK_PARTITION, "dnsSuffix": "amazonaws.com"}, []
+        return {}, []
 
 
 class RecordingMonitor(runtime_mocks.MockMonitor):
@@ -146,6 +153,8 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                     parent=request.parent,
                     protect=bool(request.protect),
                     dependencies=tuple(request.dependencies),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

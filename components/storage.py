@@ -15,8 +15,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.context import BuildContext
-from components.policies import tls_only_bucket_policy
+from .context import BuildContext
+from .policies import tls_only_bucket_policy
 
 # Ground Truth's documented CORS requirement for input data buckets.
 GROUND_TRUTH_CORS_RULE = {
@@ -61,7 +61,7 @@ def create_bucket(
     ctx: BuildContext,
     *,
     bucket_name: str | None,
-    bucket_prefix: str,
+    bucket_prefix: pulumi.Input[str],
     versioning: pulumi.Input[bool],
     force_destroy: bool,
 ) -> QaBucket:
@@ -71,7 +71,8 @@ def create_bucket(
         bucket_prefix=None if bucket_name else bucket_prefix,
         force_destroy=force_destroy,
         tags=ctx.tags,
-        opts=ctx.opts(stateful=True),
+        # An explicit name (bucket_name) must be freed before a replacement can take it.
+        opts=ctx.opts(stateful=True, named=bool(bucket_name)),
     )
     public_access_block = aws.s3.BucketPublicAccessBlock(
         ctx.child("bucket-public-access"),
@@ -128,13 +129,16 @@ def upload_file(
     content_type: str,
     depends_on: Sequence[pulumi.Resource],
 ) -> aws.s3.BucketObjectv2:
-    """A local file as an object of the QA bucket (re-uploaded when its content changes)."""
+    """A local file as an object of the QA bucket (re-uploaded when its content changes).
+
+    No tags: S3 allows 10 per object, and the provider's ``defaultTags`` would be added to ours, so
+    a tagged upload fails for a user with a few default tags. The bucket carries the tags.
+    """
     return aws.s3.BucketObjectv2(
         ctx.child(suffix),
         bucket=bucket,
         key=key,
         source=pulumi.FileAsset(str(path)),
         content_type=content_type,
-        tags=ctx.tags,
         opts=ctx.opts(depends_on=list(depends_on)),
     )

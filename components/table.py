@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.context import BuildContext
 from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL
+
+from .context import BuildContext
 
 BILLING_MODE = "PAY_PER_REQUEST"
 
@@ -14,7 +15,7 @@ BILLING_MODE = "PAY_PER_REQUEST"
 def create_table(
     ctx: BuildContext,
     *,
-    table_name: str,
+    table_name: pulumi.Input[str],
     point_in_time_recovery: pulumi.Input[bool],
     deletion_protection: pulumi.Input[bool],
 ) -> aws.dynamodb.Table:
@@ -31,5 +32,5 @@ def create_table(
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=point_in_time_recovery),
         deletion_protection_enabled=deletion_protection,
         tags=ctx.tags,
-        opts=ctx.opts(stateful=True),
+        opts=ctx.opts(stateful=True, named=True),
     )

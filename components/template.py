@@ -8,10 +8,14 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.context import BuildContext
-from components.storage import upload_file
 from handlers.settings import TEMPLATE_KEY
-from worker_template import TEMPLATE_PATH
+
+from .context import BuildContext
+from .storage import upload_file
+
+# Found beside this package (a checkout or an installed wheel), not through ``import
+# worker_template``: a consumer's own ``worker_template`` package must not replace our page.
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "worker_template" / "bulkqa.liquid.html"
 
 TEMPLATE_CONTENT_TYPE = "text/html"
 

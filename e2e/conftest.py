@@ -103,4 +103,15 @@ def stack(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="session")
 def ground_truth(stack: DeployedStack) -> GroundTruthSimulator:
-    return GroundTruthSimulator(stack.s3, stack.invoker)
+    """Ground Truth as the stack's Ground Truth role (with IAM enforced, its policy is what counts)."""
+    return ground_truth_simulator(stack)
+
+
+def ground_truth_simulator(stack: DeployedStack) -> GroundTruthSimulator:
+    emulator = stack.emulator
+    if not emulator.iam_enforced:
+        return GroundTruthSimulator(stack.s3, stack.invoker)
+    role = emulator.assume(stack.outputs["ground_truth_role_arn"], "sagemaker", "bulkqa-e2e-job")
+    return GroundTruthSimulator(
+        emulator.client_as(role, "s3"), stack.invoker, lambda_client=emulator.client_as(role, "lambda")
+    )

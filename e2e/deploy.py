@@ -37,7 +37,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from e2e.emulator import ACCESS_KEY, SECRET_KEY, Emulator
+from e2e.emulator import Emulator
 from e2e.lambda_runner import AwsLambda, Invoker, LambdaFunctionError, LocalLambda, code_sha256
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,13 +143,14 @@ class EmulatorMocks:
             ledger.write(json.dumps({"type": args.typ, "name": args.name, "id": physical_id, "undo": undo}) + "\n")
         return physical_id, state
 
-    def call(self, args: Any) -> tuple[dict[str, Any], None]:
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # An empty failure list, not None: pulumi's MockMonitor iterates it (the component invokes getRegion).
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:root", "userId": "test"}, None
+            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:root", "userId": "test"}, []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.emulator.region, "region": self.emulator.region}, None
+            return {"name": self.emulator.region, "region": self.emulator.region}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         raise RuntimeError(f"e2e mocks: no emulator translation for function {args.token!r}")
 
     def register_transform(self, transform: Any) -> None:  # pragma: no cover - not used by BulkQA
@@ -343,7 +344,7 @@ class EmulatorMocks:
 
     def invoker(self) -> Invoker:
         if self.emulator.backend == "moto":
-            runner = LocalLambda(self.lam, self.emulator.endpoint_url, self.emulator.region)
+            runner = local_lambda(self.emulator)
             runner.archives = self.archives  # shared: functions created later are known too
             return runner
         return AwsLambda(self.lam)
@@ -505,8 +506,16 @@ def _main() -> None:
     parser.add_argument("--config", required=True, help="JSON object of stack config")
     parser.add_argument("--ledger", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--iam", action="store_true", help="the emulator enforces IAM")
     options = parser.parse_args()
-    emulator = Emulator(options.backend, options.endpoint, options.region)
+    emulator = Emulator(
+        options.backend,
+        options.endpoint,
+        options.region,
+        access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        iam_enforced=options.iam,
+    )
     result = run_mocked_program(emulator, json.loads(options.config), options.ledger)
     options.out.write_text(json.dumps(result), encoding="utf-8")
 
@@ -516,7 +525,7 @@ def _deploy_with_mocks(emulator: Emulator, config: Mapping[str, Any], ledger: Pa
     env = {**os.environ, **emulator.environment(), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "e2e.deploy", "--endpoint", emulator.endpoint_url, "--backend", emulator.backend]
     command += ["--region", emulator.region, "--config", json.dumps(dict(config)), "--ledger", str(ledger)]
-    command += ["--out", str(out)]
+    command += ["--out", str(out)] + (["--iam"] if emulator.iam_enforced else [])
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT)
     if done.returncode != 0:
         raise RuntimeError(f"deploying under mocks failed (exit {done.returncode}):\n{done.stderr[-6000:]}")
@@ -539,8 +548,8 @@ def _automation_stack(emulator: Emulator, config: Mapping[str, Any], workdir: Pa
     stack_name = f"{STACK}-{secrets.token_hex(3)}"
     stack = auto.create_stack(stack_name=stack_name, work_dir=str(REPO), opts=auto.LocalWorkspaceOptions(env_vars=env))
     settings = {
-        "aws:accessKey": ACCESS_KEY,
-        "aws:secretKey": SECRET_KEY,
+        "aws:accessKey": emulator.access_key,
+        "aws:secretKey": emulator.secret_key,
         "aws:s3UsePathStyle": "true",
         "aws:skipCredentialsValidation": "true",
         "aws:skipRequestingAccountId": "true",
@@ -593,7 +602,7 @@ def _invoker(emulator: Emulator, outputs: Mapping[str, Any], archives: Mapping[s
     lam = emulator.client("lambda")
     if emulator.backend != "moto":
         return AwsLambda(lam)
-    runner = LocalLambda(lam, emulator.endpoint_url, emulator.region)
+    runner = local_lambda(emulator)
     if not archives:  # deployed by `pulumi up`: the archive is the component's deterministic build
         from components import package_path_and_sha256
 
@@ -601,6 +610,15 @@ def _invoker(emulator: Emulator, outputs: Mapping[str, Any], archives: Mapping[s
         archives = {arn.split(":")[-1]: path for key, arn in outputs.items() if key.endswith("_function_arn")}
     for name, path in archives.items():
         runner.register(name, Path(path))
+    return runner
+
+
+def local_lambda(emulator: Emulator) -> LocalLambda:
+    """The moto-side Lambda service: with IAM enforced, each function runs as its own role."""
+    runner = LocalLambda(emulator.client("lambda"), emulator.endpoint_url, emulator.region)
+    runner.credentials = (emulator.access_key, emulator.secret_key)
+    if emulator.iam_enforced:
+        runner.role_credentials = lambda role_arn, function: emulator.assume(role_arn, "lambda", function).environment()
     return runner
 
 

@@ -141,10 +141,21 @@ def _now_stamp() -> str:
 class GroundTruthSimulator:
     """Runs a labeling job against deployed functions through ``invoker`` and an S3 client."""
 
-    def __init__(self, s3: Any, invoker: Invoker, *, fetch_images: bool = True) -> None:
+    def __init__(self, s3: Any, invoker: Invoker, *, fetch_images: bool = True, lambda_client: Any = None) -> None:
+        """``s3`` and ``lambda_client`` sign as the job's role: with IAM enforced in the emulator, the
+        job then reads and writes only what that role may, and invokes a function only after a
+        ``DryRun`` invocation as the role was allowed (``lambda:InvokeFunction``), as Ground Truth
+        invokes with the job's role. Without ``lambda_client`` no permission is checked."""
         self.s3 = s3
         self.invoker = invoker
         self.fetch_images = fetch_images
+        self.lambda_client = lambda_client
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Invoke a task function as Ground Truth does, with the job role's permission checked first."""
+        if self.lambda_client is not None:
+            self.lambda_client.invoke(FunctionName=function, InvocationType="DryRun")
+        return self.invoker.invoke(function, event)
 
     # --- S3 helpers ---
     def _get_text(self, uri: str) -> str:
@@ -175,7 +186,7 @@ class GroundTruthSimulator:
 
     def prepare_task(self, job: LabelingJob, template: str, dataset_object_id: str, line: dict[str, Any]) -> Task:
         event = {"version": EVENT_VERSION, "labelingJobArn": job.arn, "dataObject": line}
-        response = self.invoker.invoke(job.pre_function, event)
+        response = self.invoke(job.pre_function, event)
         if not isinstance(response, dict) or not isinstance(response.get("taskInput"), dict):
             raise ContractError(f"pre-labeling response has no taskInput object: {response!r}")
         if response.get("isHumanAnnotationRequired") not in (True, "true"):
@@ -239,7 +250,7 @@ class GroundTruthSimulator:
             "roleArn": job.role_arn,
             "payload": {"s3Uri": request_uri},
         }
-        response = self.invoker.invoke(job.post_function, event)
+        response = self.invoke(job.post_function, event)
         self._check_response(job, tasks, response)
         return request_uri, event, response
 
@@ -296,6 +307,6 @@ class GroundTruthSimulator:
 
     def redeliver(self, job: LabelingJob, result: JobResult) -> list[dict[str, Any]]:
         """Ground Truth delivers at least once: send the very same consolidation event again."""
-        response = self.invoker.invoke(job.post_function, result.consolidation_event)
+        response = self.invoke(job.post_function, result.consolidation_event)
         self._check_response(job, result.tasks, response)
         return response

@@ -6,7 +6,8 @@
   ``CodeSha256``), checks that the archive it kept from the deployment has exactly that SHA-256,
   unpacks it and runs it under AWS's own runtime interface client (``awslambdaric``) in a
   subprocess, which talks to a small local Runtime API (``/2018-06-01/runtime/invocation/next``,
-  ``/response``, ``/error``). ``AWS_ENDPOINT_URL`` points the function's boto3 at the emulator.
+  ``/response``, ``/error``). ``AWS_ENDPOINT_URL`` points the function's boto3 at the emulator,
+  and (with ``role_credentials``) the sandbox gets its execution role's credentials, as on Lambda.
   Like Lambda, a sandbox stays warm while the function's configuration is unchanged.
 
 Either way a function error comes back as :class:`LambdaFunctionError` carrying Lambda's own
@@ -29,7 +30,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -175,7 +176,7 @@ def code_sha256(archive: bytes) -> str:
 
 def _fingerprint(config: Mapping[str, Any]) -> str:
     """What a warm sandbox must match to be reused: code, handler, environment, timeout, memory."""
-    keys = ("CodeSha256", "Handler", "Environment", "Timeout", "MemorySize", "Runtime")
+    keys = ("CodeSha256", "Handler", "Environment", "Timeout", "MemorySize", "Runtime", "Role")
     return json.dumps({key: config.get(key) for key in keys}, sort_keys=True)
 
 
@@ -281,6 +282,9 @@ class LocalLambda:
     region: str
     archives: dict[str, Path] = field(default_factory=dict)
     credentials: tuple[str, str] = ("test", "test")
+    # (role ARN, function name) -> the AWS_* credential variables of that role, as Lambda gives a
+    # function its execution role's credentials. None: every function gets ``credentials``.
+    role_credentials: Callable[[str, str], dict[str, str]] | None = None
     python: str = sys.executable
     last_logs: dict[str, str] = field(default_factory=dict)
     _idle: dict[str, list[_Sandbox]] = field(default_factory=dict)
@@ -319,6 +323,8 @@ class LocalLambda:
             "AWS_ACCESS_KEY_ID": access_key,
             "AWS_SECRET_ACCESS_KEY": secret_key,
         }
+        if self.role_credentials is not None:
+            env.update(self.role_credentials(config["Role"], name))
         env.update(config.get("Environment", {}).get("Variables", {}))
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env

@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-
 # Where ``annotationData`` may name an answer stored in S3 (the guide's spelling first).
 ANSWER_URI_KEYS = ("s3Uri", "s3uri")
 

@@ -79,8 +79,9 @@ def from_attr(attr: dict[str, Any]) -> Any:
     if kind in ("S", "BOOL"):
         return value
     if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() and "." not in value and "e" not in value.lower() else float(number)
+        if any(ch in value for ch in ".eE"):
+            return float(Decimal(value))
+        return int(value)
     if kind == "L":
         return [from_attr(v) for v in value]
     if kind == "M":
@@ -303,7 +304,9 @@ def table_has_pair_items(ddb: Any, table: str, *, probe: int = 25) -> bool:
     True when in doubt (the page is full of round items and more follow): the caller then checks
     pair by pair, which is always correct, only slower.
     """
-    response = ddb.scan(TableName=table, Limit=probe, ProjectionExpression="#pk", ExpressionAttributeNames={"#pk": ATTR_IMAGE_URL})
+    response = ddb.scan(
+        TableName=table, Limit=probe, ProjectionExpression="#pk", ExpressionAttributeNames={"#pk": ATTR_IMAGE_URL}
+    )
     items = response.get("Items", [])
     if any(not item[ATTR_IMAGE_URL]["S"].startswith("#") for item in items):
         return True
@@ -324,7 +327,7 @@ def parse_manifest_text(text: str, *, source: str) -> list[BatchDocument]:
             data = json.loads(line)
             inner = json.loads(data["source"])
         except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{where} is not a BulkQA manifest line ({{\"source\": \"<batch JSON>\"}}): {err}") from err
+            raise ValueError(f"{where} is not a BulkQA manifest line ({{'source': '<batch JSON>'}}): {err}") from err
         documents.append(parse_batch_document_json(inner, source=where))
     return documents
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.csv_rows import parse_delimiter
 from handlers.rounds import RoundNameError, validate_round_name
 from handlers.settings import DEFAULT_BATCH_SIZE, DEFAULT_CONFIDENCE_THRESHOLD, MAX_BATCH_SIZE
 
@@ -181,6 +182,8 @@ class SeedOptions:
     sample: int | None = None
     sample_seed: int = 0
     copy_images: bool = False
+    delimiter: str | None = None  # None: sniffed from the header
+    confidence_scale: int | None = None  # 1 or 100; None: 100 (and a hint if every value looks like 0-1)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the gold set's fingerprint (issue 16)
 
     def result_options(self) -> dict[str, Any]:
@@ -199,6 +202,8 @@ class SeedOptions:
             "sample": self.sample,
             "sample_seed": self.sample_seed if self.sample is not None else None,
             "copy_images": self.copy_images,
+            "delimiter": self.delimiter,
+            "confidence_scale": self.confidence_scale,
             **self.extra,
         }
 
@@ -216,6 +221,8 @@ OPTION_KEYS = (
     "sample",
     "sample_seed",
     "copy_images",
+    "delimiter",
+    "confidence_scale",
 )
 
 
@@ -228,7 +235,8 @@ def seed_options(raw: Mapping[str, Any], *, defaults: Mapping[str, Any] | None =
     """
     unknown = sorted(set(raw) - set(OPTION_KEYS))
     if unknown:
-        raise SeedOptionError(f"unknown seed option(s) {', '.join(map(repr, unknown))}; known: {', '.join(OPTION_KEYS)}")
+        names = ", ".join(map(repr, unknown))
+        raise SeedOptionError(f"unknown seed option(s) {names}; known: {', '.join(OPTION_KEYS)}")
     merged = {**(defaults or {}), **{k: v for k, v in raw.items() if v is not None}}
 
     round_name = merged.get("round")
@@ -255,6 +263,17 @@ def seed_options(raw: Mapping[str, Any], *, defaults: Mapping[str, Any] | None =
         sample_seed = _integer("sample_seed", sample_seed, 0, MAX_SAMPLE_SEED)
         if sample is None:
             raise SeedOptionError(f"{_names('sample_seed')} is only meaningful with {_names('sample')}")
+    delimiter = merged.get("delimiter")
+    if delimiter is not None:
+        if not isinstance(delimiter, str):
+            raise SeedOptionError(f"{_names('delimiter')} must be a character or a name like tab, got {delimiter!r}")
+        try:
+            delimiter = parse_delimiter(delimiter)
+        except ValueError as err:
+            raise SeedOptionError(f"{_names('delimiter')}: {err}") from err
+    scale = merged.get("confidence_scale")
+    if scale is not None and (isinstance(scale, bool) or scale not in (1, 100) or not isinstance(scale, int)):
+        raise SeedOptionError(f"{_names('confidence_scale')} must be 1 or 100, got {scale!r}")
     accept = merged.get("accept_above")
     if accept is not None and not isinstance(accept, AcceptAbove):
         accept = parse_accept_above(accept, source=_names("accept_above"))
@@ -270,6 +289,8 @@ def seed_options(raw: Mapping[str, Any], *, defaults: Mapping[str, Any] | None =
         sample=sample,
         sample_seed=sample_seed or 0,
         copy_images=copy_images,
+        delimiter=delimiter,
+        confidence_scale=scale,
     )
 
 

@@ -134,7 +134,9 @@ class WorkerPage:
         return self.verdicts.count(CHAR_DISCONFIRM)
 
     def _gold(self, mark: str, verdict: str | None = None) -> int:
-        return sum(m == mark and (verdict is None or v == verdict) for m, v in zip(self.gold_marks, self.verdicts))
+        return sum(
+            m == mark and (verdict is None or v == verdict) for m, v in zip(self.gold_marks, self.verdicts, strict=True)
+        )
 
     @property
     def gold_seen(self) -> int:
@@ -165,12 +167,9 @@ class WorkerPage:
         """Position -> ``c``/``d`` for the data images the worker answered (for agreement)."""
         return {
             i: v
-            for i, (m, v) in enumerate(zip(self.gold_marks, self.verdicts))
+            for i, (m, v) in enumerate(zip(self.gold_marks, self.verdicts, strict=True))
             if m == GOLD_MARK_DATA and v != CHAR_NONE
         }
-
-    def gold_verdict(self, position: int) -> str:
-        return self.verdicts[position]
 
     def key(self) -> dict[str, dict[str, str]]:
         return worker_page_key(self.round, self.worker, self.part, self.batch)

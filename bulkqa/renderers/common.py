@@ -1,11 +1,21 @@
-"""Formatting shared by the report renderers."""
+"""Formatting shared by the report renderers: every format prints the same words for the same figure."""
 
 from __future__ import annotations
 
-from bulkqa.analysis import PrecisionThreshold, Report
+import html
+import re
+
+from bulkqa.analysis import ClassRow, PrecisionThreshold, Report, ThresholdStatus
 from bulkqa.analysis.records import number
 
 NA = "n/a"
+NO_DATA = "no data"
+# Said next to the threshold in every format: the method's convention, and what a missing one means.
+THRESHOLD_LEGEND = (
+    "Threshold: accept a class's labels automatically at or above this confidence. "
+    "{never} (never) = the top band fails: never accept automatically. "
+    "no data = no reviewed image in any band: no threshold."
+)
 
 
 def fmt_pct(value: float | None, digits: int = 1) -> str:
@@ -19,12 +29,20 @@ def fmt_number(value: float | int | None) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
+def fmt_count(value: int | float) -> str:
+    """A count as digits (never in exponent form, never shortened): 123456789 -> ``123456789``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
 def never(report: Report, threshold: float | int | None) -> bool:
     """The walk stopped at the top band: do not accept this class automatically."""
     return threshold is not None and float(threshold) == report.bands.edges[-1]
 
 
-def fmt_walk(report: Report, threshold: float | int | None) -> str:
+def fmt_walk(report: Report, threshold: float | int | None, status: ThresholdStatus | None = None) -> str:
+    """``≥ 95``, ``100 (never)``, ``no data``; empty for the TOTALS row (no status)."""
+    if status is ThresholdStatus.NO_DATA:
+        return NO_DATA
     if threshold is None:
         return ""
     if never(report, threshold):
@@ -32,17 +50,21 @@ def fmt_walk(report: Report, threshold: float | int | None) -> str:
     return f"≥ {fmt_number(threshold)}"
 
 
+def fmt_class_threshold(report: Report, c: ClassRow) -> str:
+    return fmt_walk(report, c.threshold, c.threshold_status)
+
+
 def fmt_exact(t: PrecisionThreshold) -> str:
     return "none" if t.confidence is None else f"≥ {t.confidence:.2f}"
 
 
-def warning(report: Report, t: PrecisionThreshold) -> str:
-    notes = []
-    if t.few_reviewed:
-        notes.append(f"too few reviewed ({t.reviewed} < {report.min_reviewed})")
-    if t.confidence is not None and not t.supported:
-        notes.append("Wilson bound below target")
-    return "; ".join(notes)
+def threshold_legend(report: Report) -> str:
+    return THRESHOLD_LEGEND.format(never=fmt_number(report.bands.edges[-1]))
+
+
+def warning_text(c: ClassRow) -> str:
+    """The class's warnings, worst first, as one line (the ``never``/``no data`` ones are in the cell)."""
+    return "; ".join(c.warnings)
 
 
 THRESHOLD_HEADERS = (
@@ -65,12 +87,12 @@ def threshold_rows(report: Report) -> list[list[str]]:
             c.label,
             str(c.total),
             str(c.unreviewed),
-            fmt_walk(report, c.threshold),
+            fmt_class_threshold(report, c),
             fmt_exact(t),
             str(t.accepted),
             fmt_pct(t.precision),
             fmt_pct(t.wilson_lower),
-            warning(report, t),
+            warning_text(c),
         ]
         for c, t in zip(report.classes, report.precision_thresholds, strict=True)
     ]
@@ -90,3 +112,20 @@ def summary_lines(report: Report) -> list[str]:
             "(counted in the label totals, in no band)."
         )
     return lines
+
+
+# --- Markdown: user text is data, never markup. ---
+# Inline Markdown (a table cell is inline) gives meaning to these; a backslash makes each literal
+# (CommonMark: any ASCII punctuation may be backslash-escaped). ``$`` is GitHub's math delimiter.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+
+
+def md_text(text: str) -> str:
+    """``text`` shown literally in GitHub-flavoured Markdown, also inside a table cell.
+
+    HTML first (``<script>`` and ``<img onerror=...>`` become text, ``&lt;`` stays ``&lt;`` as
+    written), then Markdown's inline punctuation, then line breaks (a cell is one line).
+    """
+    escaped = html.escape(text, quote=False)
+    escaped = _MD_SPECIAL.sub(r"\\\1", escaped)
+    return escaped.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")

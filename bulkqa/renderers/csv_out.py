@@ -1,12 +1,22 @@
-"""``--format csv``: one row per label, then TOTALS and Class Average; n/a is an empty cell."""
+"""``--format csv``: one row per label, then TOTALS and Class Average; n/a is an empty cell.
+
+The first column, ``row_type``, is ``class`` for a label and ``summary`` for TOTALS and Class
+Average, so a label that is itself called ``TOTALS`` cannot be taken for the sum. Every text cell
+goes through ``bulkqa.csv_safety`` (formula injection: a label ``=HYPERLINK(...)`` is written
+``'=HYPERLINK(...)``). ``threshold`` is empty for a class with no data (``threshold_status``
+``no_data``) and equals the top band edge for ``never``.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
+from bulkqa.csv_safety import safe_writer
 from bulkqa.renderers.common import fmt_number
+
+ROW_CLASS = "class"
+ROW_SUMMARY = "summary"
 
 
 def _pct(value: float | None) -> str:
@@ -17,36 +27,60 @@ def band_key(lo: float | int, hi: float | int) -> str:
     return f"band_{fmt_number(lo)}_{fmt_number(hi)}"
 
 
-def render_csv(report: Report) -> str:
-    header = ["label", "total", "confirmed", "disconfirmed", "split", "unreviewed", "pct_correct"]
+def header(report: Report) -> list[str]:
+    cells = ["row_type", "label", "total", "confirmed", "disconfirmed", "split", "unreviewed", "pct_correct"]
     for lo, hi in report.bands.intervals:
         key = band_key(lo, hi)
-        header += [f"{key}_total", f"{key}_incorrect", f"{key}_pct_correct"]
-    header.append("threshold")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+        cells += [f"{key}_total", f"{key}_incorrect", f"{key}_pct_correct"]
+    return [
+        *cells,
+        "threshold",
+        "threshold_status",
+        "exact_threshold",
+        "exact_precision",
+        "exact_wilson95_lower",
+        "warnings",
+    ]
 
-    def row(c: ClassRow) -> list[str]:
-        cells = [
-            c.label,
-            str(c.total),
-            str(c.confirmed),
-            str(c.disconfirmed),
-            str(c.split),
-            str(c.unreviewed),
-            _pct(c.pct_correct),
-        ]
-        for b in c.bands:
-            cells += [str(b.total), str(b.incorrect), _pct(b.pct_correct)]
-        return [*cells, fmt_number(c.threshold)]
 
-    for c in report.classes:
-        writer.writerow(row(c))
-    writer.writerow(row(report.totals))
+def class_cells(c: ClassRow, row_type: str) -> list[str]:
+    cells = [
+        row_type,
+        c.label,
+        str(c.total),
+        str(c.confirmed),
+        str(c.disconfirmed),
+        str(c.split),
+        str(c.unreviewed),
+        _pct(c.pct_correct),
+    ]
+    for b in c.bands:
+        cells += [str(b.total), str(b.incorrect), _pct(b.pct_correct)]
+    exact = c.exact
+    return [
+        *cells,
+        fmt_number(c.threshold),
+        "" if c.threshold_status is None else c.threshold_status.value,
+        "" if exact is None or exact.confidence is None else fmt_number(exact.confidence),
+        "" if exact is None else _pct(exact.precision),
+        "" if exact is None else _pct(exact.wilson_lower),
+        "; ".join(c.warnings),
+    ]
+
+
+def report_rows(report: Report) -> list[list[str]]:
+    rows = [header(report)]
+    rows += [class_cells(c, ROW_CLASS) for c in report.classes]
+    rows.append(class_cells(report.totals, ROW_SUMMARY))
     avg = report.class_average
-    cells = [CLASS_AVERAGE_LABEL, "", "", "", "", "", _pct(avg.pct_correct)]
+    cells = [ROW_SUMMARY, CLASS_AVERAGE_LABEL, "", "", "", "", "", _pct(avg.pct_correct)]
     for b in avg.bands:
         cells += ["", "", _pct(b.pct_correct)]
-    writer.writerow([*cells, ""])
+    rows.append([*cells, "", "", "", "", "", ""])
+    return rows
+
+
+def render_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    safe_writer(buffer).writerows(report_rows(report))
     return buffer.getvalue()

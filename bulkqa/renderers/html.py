@@ -2,6 +2,12 @@
 
 Nothing is fetched: the style is inline and each plot is a ``data:image/png;base64`` URI drawn by
 matplotlib (its object API with the Agg canvas, no pyplot state, so it is safe in any thread).
+
+Readable at 1,280 px: the page is at most 1,200 px wide and every table sits in its own box that
+scrolls sideways when it is wider (the classic results table with many bands), so the page itself
+never does. Labels are data everywhere: escaped in the markup, and in the plots drawn with
+``parse_math`` off (``$\\foo$`` is text, not mathtext) and given to the legend explicitly (matplotlib
+leaves out automatic legend entries whose label starts with ``_``).
 """
 
 from __future__ import annotations
@@ -10,18 +16,36 @@ import base64
 import io
 import math
 from html import escape
+from typing import TYPE_CHECKING
 
-from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, never, summary_lines, threshold_rows
+from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report, ThresholdStatus
+from bulkqa.renderers.common import (
+    NA,
+    THRESHOLD_HEADERS,
+    fmt_class_threshold,
+    fmt_pct,
+    never,
+    summary_lines,
+    threshold_legend,
+    threshold_rows,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222;line-height:1.4}
+main{max-width:1200px;margin:0 auto;padding:1.5em 2em}
+.scroll{overflow-x:auto;max-width:100%;margin:1em 0;border:1px solid #e3e3e3}
+table{border-collapse:collapse;font-size:14px}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;position:sticky;top:0}td.l,th.l{text-align:left;white-space:normal;
+overflow-wrap:anywhere;min-width:8em;max-width:22em}
 tr.totals td{font-weight:bold;border-top:2px solid #888}tr.avg td{font-style:italic}
-td.na{color:#999}.never{color:#b00}.warn{color:#a60;text-align:left}
-img{max-width:100%;display:block;margin:1em 0}
+td.na{color:#999}.never{color:#b00}.nodata{color:#777;font-style:italic}
+td.warn{color:#a60;text-align:left;white-space:normal;min-width:16em}
+p.legend{color:#555;font-size:13px}
+img{max-width:100%;height:auto;display:block;margin:1em 0}
 """
 
 
@@ -31,6 +55,24 @@ def _td(text: str, cls: str = "") -> str:
     return f"<td class='{cls}'>{escape(text)}</td>" if cls else f"<td>{escape(text)}</td>"
 
 
+def _scroll(table_html: str) -> str:
+    """A table in its own sideways-scrolling box: a wide table never widens the page."""
+    return f"<div class='scroll'>{table_html}</div>"
+
+
+def _threshold_css(report: Report, c: ClassRow) -> str:
+    if c.threshold_status is ThresholdStatus.NO_DATA:
+        return "nodata"
+    return "never" if never(report, c.threshold) else ""
+
+
+def _legend(ax: object, handles: list[object], labels: list[str], **kwargs: object) -> None:
+    """A legend whose labels are plain text: given explicitly (``_x`` is kept) and never mathtext."""
+    legend = ax.legend(handles, labels, **kwargs)  # type: ignore[attr-defined]
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
 def _png(fig: object) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
@@ -38,24 +80,40 @@ def _png(fig: object) -> str:
 
 
 def accuracy_plot(report: Report) -> str:
-    """%correct per band, one line per class, with the target precision."""
+    """%correct per band, one line per class, with the target precision (a PNG data URI)."""
+    return _png(accuracy_figure(report))
+
+
+def accuracy_figure(report: Report) -> Figure:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     x = list(range(len(report.bands)))
+    handles, labels = [], []
     for c in report.classes:
         y = [math.nan if b.pct_correct is None else b.pct_correct for b in c.bands]
-        ax.plot(x, y, marker="o", label=c.label)
-    ax.axhline(report.target_precision, color="black", linestyle="--", linewidth=1, label="target precision")
+        (line,) = ax.plot(x, y, marker="o")
+        handles.append(line)
+        labels.append(c.label)
+    handles.append(ax.axhline(report.target_precision, color="black", linestyle="--", linewidth=1))
+    labels.append("target precision")
     ax.set_xticks(x, report.bands.labels())
     ax.set_xlabel("model confidence band")
     ax.set_ylabel("% correct (confirmed / reviewed)")
     ax.set_ylim(-2, 102)
     ax.set_title(f"Accuracy per confidence band ({report.policy.value})")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(report.classes) // 20)
-    return _png(fig)
+    _legend(
+        ax,
+        handles,
+        labels,
+        fontsize="small",
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        ncol=1 + len(report.classes) // 20,
+    )
+    return fig
 
 
 def reliability_plot(report: Report) -> str:
@@ -66,20 +124,21 @@ def reliability_plot(report: Report) -> str:
     ax = fig.add_subplot()
     filled = report.overall_calibration.filled
     low = min((b.lo for b in filled), default=0.0)
-    ax.plot([low, 100], [low, 100], color="grey", linestyle=":", label="perfect calibration")
+    handles = ax.plot([low, 100], [low, 100], color="grey", linestyle=":")
+    labels = ["perfect calibration"]
     for cal in report.calibration:
         pts = cal.filled
         if pts:
             ax.plot([b.mean_confidence for b in pts], [b.accuracy for b in pts], alpha=0.35, linewidth=1)
     if filled:
         biggest = max(b.count for b in filled)
-        ax.plot(
+        handles += ax.plot(
             [b.mean_confidence for b in filled],
             [b.accuracy for b in filled],
             color="C3",
             linewidth=2,
-            label="all classes",
         )
+        labels.append("all classes")
         ax.scatter(
             [b.mean_confidence for b in filled],
             [b.accuracy for b in filled],
@@ -94,7 +153,7 @@ def reliability_plot(report: Report) -> str:
     ax.set_xlim(low, 100)
     ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left")
+    _legend(ax, handles, labels, fontsize="small", loc="upper left")
     return _png(fig)
 
 
@@ -106,22 +165,24 @@ def _results_table(report: Report) -> str:
     head1 += "".join(f"<th colspan='3'>{escape(b)}</th>" for b in bands) + "<th rowspan='2'>Threshold</th></tr>"
     head2 = "<tr>" + "<th>Total</th><th>Incorrect</th><th>%Correct</th>" * len(bands) + "</tr>"
 
-    def row(c: ClassRow, cls: str, threshold: str, never_: bool) -> str:
+    def row(c: ClassRow, cls: str, threshold: str, threshold_css: str) -> str:
         cells = [_td(c.label, "l"), *(_td(str(v)) for v in (c.total, c.confirmed, c.disconfirmed, c.split))]
         cells.append(_td(fmt_pct(c.pct_correct)))
         for b in c.bands:
             cells += [_td(str(b.total)), _td(str(b.incorrect)), _td(fmt_pct(b.pct_correct))]
-        cells.append(_td(threshold, "never" if never_ else ""))
+        cells.append(_td(threshold, threshold_css))
         return f"<tr class='{cls}'>" + "".join(cells) + "</tr>"
 
-    rows = [row(c, "", fmt_walk(report, c.threshold), never(report, c.threshold)) for c in report.classes]
-    rows.append(row(report.totals, "totals", "", False))
+    rows = [row(c, "", fmt_class_threshold(report, c), _threshold_css(report, c)) for c in report.classes]
+    foot = [row(report.totals, "totals", "", "")]
     avg = report.class_average
     cells = [_td(CLASS_AVERAGE_LABEL, "l"), *[_td("")] * 4, _td(fmt_pct(avg.pct_correct))]
     for b in avg.bands:
         cells += [_td(""), _td(""), _td(fmt_pct(b.pct_correct))]
-    rows.append("<tr class='avg'>" + "".join(cells) + _td("") + "</tr>")
-    return "<table>" + head1 + head2 + "".join(rows) + "</table>"
+    foot.append("<tr class='avg'>" + "".join(cells) + _td("") + "</tr>")
+    return _scroll(
+        f"<table><thead>{head1}{head2}</thead><tbody>{''.join(rows)}</tbody><tfoot>{''.join(foot)}</tfoot></table>"
+    )
 
 
 def _thresholds_table(report: Report) -> str:
@@ -129,9 +190,9 @@ def _thresholds_table(report: Report) -> str:
     rows = []
     walk_column, warning_column = THRESHOLD_HEADERS.index("Band walk"), THRESHOLD_HEADERS.index("Warning")
     for c, cells in zip(report.classes, threshold_rows(report), strict=True):
-        css = {0: "l", walk_column: "never" if never(report, c.threshold) else "", warning_column: "warn"}
+        css = {0: "l", walk_column: _threshold_css(report, c), warning_column: "warn"}
         rows.append("<tr>" + "".join(_td(cell, css.get(i, "")) for i, cell in enumerate(cells)) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return _scroll(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def _calibration_table(report: Report) -> str:
@@ -145,18 +206,22 @@ def _calibration_table(report: Report) -> str:
             + _td(NA if cal.ece is None else f"{cal.ece:.2f}")
             + "</tr>"
         )
-    return "<table><tr><th>Label</th><th>Reviewed</th><th>ECE (points)</th></tr>" + "".join(rows) + "</table>"
+    return _scroll(
+        "<table><tr><th class='l'>Label</th><th>Reviewed</th><th>ECE (points)</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, extra: str = "") -> str:
+    """The whole page; ``extra`` is more HTML (already escaped) for the end, e.g. a round's section."""
     summary = "".join(f"<p>{escape(line)}</p>" for line in summary_lines(report))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>BulkQA report</title><style>{STYLE}</style></head>
-<body>
+<body><main>
 <h1>BulkQA report</h1>
 {summary}
 <h2>QA results</h2>
 {_results_table(report)}
+<p class="legend">{escape(threshold_legend(report))}</p>
 <h2>Thresholds</h2>
 <p>Band walk: from the highest band down, a band passes if it is empty or incorrect &le;
 {report.max_fp_ratio:g} &times; confirmed; the first failing band's upper bound is the threshold
@@ -167,5 +232,5 @@ which the reviewed images still reach {report.target_precision:.1f}% precision, 
 <h2>Calibration</h2>
 {_calibration_table(report)}
 <img alt="Reliability diagram" src="{reliability_plot(report)}">
-</body></html>
+{extra}</main></body></html>
 """

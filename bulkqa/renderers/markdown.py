@@ -1,17 +1,32 @@
-"""``--format md``: the results table, thresholds and calibration as GitHub-flavoured Markdown."""
+"""``--format md``: the results table, thresholds and calibration as GitHub-flavoured Markdown.
+
+Labels are data: ``common.md_text`` escapes HTML (``<script>``, ``<img onerror=...>``) and
+Markdown's inline punctuation, so a label never becomes markup, a link, code or a new column.
+The TOTALS and Class Average rows are bold/italic and below the classes; a class that happens to be
+called ``TOTALS`` is plain text in the class rows.
+"""
 
 from __future__ import annotations
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, summary_lines, threshold_rows
+from bulkqa.renderers.common import (
+    NA,
+    THRESHOLD_HEADERS,
+    fmt_class_threshold,
+    fmt_pct,
+    md_text,
+    summary_lines,
+    threshold_legend,
+    threshold_rows,
+)
 
 
-def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _row(cells: list[str], *, raw: frozenset[int] = frozenset()) -> str:
+    """A table row; every cell is escaped except the indexes in ``raw`` (our own emphasis markup)."""
+    return "| " + " | ".join(c if i in raw else md_text(c) for i, c in enumerate(cells)) + " |"
 
 
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+ALL = frozenset(range(1000))
 
 
 def render_markdown(report: Report) -> str:
@@ -30,16 +45,17 @@ def render_markdown(report: Report) -> str:
         for b in c.bands:
             row += [str(b.total), str(b.incorrect), fmt_pct(b.pct_correct)]
         row.append(threshold)
-        return [f"**{x}**" if bold and x else x for x in row]
+        return [f"**{md_text(x)}**" if bold and x else md_text(x) for x in row]
 
     for c in report.classes:
-        out.append(_row(cells(c, fmt_walk(report, c.threshold))))
-    out.append(_row(cells(report.totals, "", bold=True)))
+        out.append(_row(cells(c, fmt_class_threshold(report, c)), raw=ALL))
+    out.append(_row(cells(report.totals, "", bold=True), raw=ALL))
     avg = report.class_average
     row = [f"*{CLASS_AVERAGE_LABEL}*", "", "", "", "", fmt_pct(avg.pct_correct)]
     for b in avg.bands:
         row += ["", "", fmt_pct(b.pct_correct)]
-    out.append(_row([*row, ""]))
+    out.append(_row([*row, ""], raw=frozenset({0})))
+    out += ["", f"*{md_text(threshold_legend(report))}*"]
 
     out += ["", f"### Thresholds (target precision {report.target_precision:.1f}%)", ""]
     out.append(_row(list(THRESHOLD_HEADERS)))
@@ -48,8 +64,8 @@ def render_markdown(report: Report) -> str:
 
     out += ["", "### Calibration", "", _row(["Label", "Reviewed", "ECE (points)"]), "|---|---:|---:|"]
     for cal in (*report.calibration, report.overall_calibration):
-        name = cal.label if cal.label is not None else "**All classes**"
-        out.append(_row([name, str(cal.reviewed), NA if cal.ece is None else f"{cal.ece:.2f}"]))
+        name = md_text(cal.label) if cal.label is not None else "**All classes**"
+        out.append(_row([name, str(cal.reviewed), NA if cal.ece is None else f"{cal.ece:.2f}"], raw=frozenset({0})))
     overall = report.overall_calibration
     if overall.filled:
         out += [

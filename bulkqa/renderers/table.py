@@ -1,80 +1,270 @@
-"""``--format table``: the classic QA results table in the terminal (Rich), then thresholds and calibration."""
+"""``--format table``: the report in a terminal, designed for 80 columns and up (Rich).
+
+Why not the classic one-row-per-class table: with four bands it needs about 215 columns, and Rich
+silently cuts what does not fit (the thresholds vanish). Instead:
+
+1. **Classes**: one compact row per class -- totals, %correct and the threshold -- then TOTALS and
+   Class Average under a rule;
+2. **%Correct by band**: a matrix of %correct with the number reviewed (``66.7% n=3``); when the
+   bands do not fit the width, the matrix is split into several tables of consecutive bands;
+3. **Thresholds** (band walk, exact threshold, Wilson bound) with the warnings listed below it;
+4. **Calibration**.
+
+Nothing is ever shortened with ``…``: numbers and headers are ``no_wrap`` with a minimum width of
+their longest cell, and only the label column folds onto more lines. If even that does not fit
+(a very narrow terminal, huge counts), a table is printed as one block per class instead.
+
+All user text (labels, round names) goes into Rich as ``Text`` -- never parsed as markup -- so a
+label ``[red]Cat[/red]`` or ``[/x]`` prints as written.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from collections.abc import Callable, Sequence
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
-from bulkqa.renderers.common import NA, THRESHOLD_HEADERS, fmt_pct, fmt_walk, summary_lines, threshold_rows
+from bulkqa.renderers.common import (
+    NA,
+    fmt_class_threshold,
+    fmt_exact,
+    fmt_pct,
+    summary_lines,
+    threshold_legend,
+)
+
+LABEL_MAX_WIDTH = 28  # longer labels fold onto more lines; the numbers keep their room
+LABEL_MIN_WIDTHS = (13, 8)  # "Class Average" on one line if it fits, else at least "Sea lion"
+DEFAULT_WIDTH = 100  # for ``--out`` and pipes, where there is no terminal to ask
+
+Cell = str | Text
+# Like box.SIMPLE_HEAD, plus a rule where a section ends (before TOTALS): no vertical bars, which
+# leaves the width to the figures.
+RULES = box.Box("    \n    \n ── \n    \n ── \n    \n    \n    \n")
 
 
-def results_table(report: Report) -> Table:
-    table = Table(title="QA results", show_lines=False)
-    table.add_column("Label", no_wrap=True)
-    for name in ("Total", "Confirmed", "Disconfirm", "Split", "%Correct"):
-        table.add_column(name, justify="right", min_width=len(name))
-    for band in report.bands.labels():
-        for name in ("Total", "Incorrect", "%Correct"):
-            table.add_column(f"{band}\n{name}", justify="right", min_width=len(name))
-    table.add_column("Threshold", justify="right", no_wrap=True)
+class Grid:
+    """A table described as data (title, headers, rows), drawn by Rich at the console's width.
 
-    def row(c: ClassRow, style: str | None = None, threshold: str = "") -> None:
-        cells = [c.label, str(c.total), str(c.confirmed), str(c.disconfirmed), str(c.split), fmt_pct(c.pct_correct)]
-        for b in c.bands:
-            cells += [str(b.total), str(b.incorrect), fmt_pct(b.pct_correct)]
-        table.add_row(*cells, threshold, style=style)
+    Kept as data so the same figures can be drawn as a table when they fit, and as one block per
+    row when they do not -- without ever truncating a number.
+    """
 
+    def __init__(self, title: str, headers: Sequence[str], *, first_left: int = 1) -> None:
+        self.title = title
+        self.headers = list(headers)
+        self.first_left = first_left  # how many leading columns are left-aligned text
+        self.rows: list[tuple[list[Cell], str | None]] = []
+        self.sections: list[int] = []  # a rule before these row indexes
+        self.note: Text | None = None  # printed right under the table (or the blocks)
+
+    def add_row(self, cells: Sequence[Cell], style: str | None = None) -> None:
+        self.rows.append(([c if isinstance(c, Text) else Text(str(c)) for c in cells], style))
+
+    def add_section(self) -> None:
+        self.sections.append(len(self.rows))
+
+    def table(self, label_min: int = 13) -> Table:
+        table = Table(
+            box=RULES,
+            padding=(0, 1),
+            collapse_padding=True,
+            show_edge=False,
+            pad_edge=False,
+        )
+        for i, header in enumerate(self.headers):
+            cells = [row[i] for row, _ in self.rows]
+            if i < self.first_left:
+                longest = max([len(header), *(c.cell_len for c in cells)])
+                table.add_column(
+                    Text(header), overflow="fold", max_width=LABEL_MAX_WIDTH, min_width=min(longest, label_min)
+                )
+            else:
+                width = max([len(header), *(c.cell_len for c in cells)])
+                table.add_column(Text(header), justify="right", no_wrap=True, min_width=width)
+        for index, (cells, style) in enumerate(self.rows):
+            if index in self.sections and index:
+                table.add_section()
+            table.add_row(*cells, style=style)
+        return table
+
+    def blocks(self) -> Group:
+        """One block per row: ``label`` then ``header: value`` lines. Fits any width."""
+        parts: list[RenderableType] = [Text(self.title, style="bold")]
+        for cells, style in self.rows:
+            parts.append(Text.assemble(cells[0].copy(), style=style or "bold"))
+            for header, cell in zip(self.headers[1:], cells[1:], strict=True):
+                if cell.plain:
+                    parts.append(Text.assemble("  ", (header, "dim"), ": ", cell))
+        return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for label_min in LABEL_MIN_WIDTHS:
+            table = self.table(label_min)
+            if fits(console, options, table):
+                yield Text(self.title, style="bold")
+                yield table
+                break
+        else:
+            yield self.blocks()
+        if self.note is not None:
+            yield self.note
+        yield Text("")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, options.max_width)
+
+
+def fits(console: Console, options: ConsoleOptions, table: Table) -> bool:
+    """Can ``table`` be drawn in ``options.max_width`` without squeezing a column below its minimum?
+
+    Measured against an unbounded width: Rich clamps a measurement to the width it is given.
+    """
+    return Measurement.get(console, options.update_width(1_000_000), table).minimum <= options.max_width
+
+
+def _class_cells(report: Report, c: ClassRow, threshold: str) -> list[Cell]:
+    return [
+        Text(c.label),
+        str(c.total),
+        str(c.confirmed),
+        str(c.disconfirmed),
+        str(c.split),
+        str(c.unreviewed),
+        fmt_pct(c.pct_correct),
+        threshold,
+    ]
+
+
+def classes_grid(report: Report) -> Grid:
+    grid = Grid(
+        "QA results per class",
+        ["Label", "Reviewed", "Confirmed", "Disconf.", "Split", "Unrev.", "%Correct", "Threshold"],
+    )
     for c in report.classes:
-        row(c, threshold=fmt_walk(report, c.threshold))
-    table.add_section()
-    row(report.totals, style="bold")
+        grid.add_row(_class_cells(report, c, fmt_class_threshold(report, c)))
+    grid.add_section()
+    grid.add_row(_class_cells(report, report.totals, ""), style="bold")
     avg = report.class_average
-    cells = [CLASS_AVERAGE_LABEL, "", "", "", "", fmt_pct(avg.pct_correct)]
-    for b in avg.bands:
-        cells += ["", "", fmt_pct(b.pct_correct)]
-    table.add_row(*cells, "", style="italic")
-    return table
+    grid.add_row([CLASS_AVERAGE_LABEL, "", "", "", "", "", fmt_pct(avg.pct_correct), ""], style="italic")
+    return grid
 
 
-def thresholds_table(report: Report) -> Table:
-    table = Table(title=f"Thresholds (target precision {report.target_precision:.1f}%)")
-    for name in THRESHOLD_HEADERS:
-        justify = "left" if name in {"Label", "Warning"} else "right"
-        table.add_column(name, justify=justify, no_wrap=name in {"Label", "Band walk"})
-    for *cells, warn in threshold_rows(report):
-        table.add_row(*cells, Text(warn, style="yellow"))
-    return table
+def band_cell(pct_correct: float | None, total: int) -> str:
+    return NA if pct_correct is None else f"{fmt_pct(pct_correct)} n={total}"
 
 
-def calibration_table(report: Report) -> Table:
-    table = Table(title="Calibration (expected calibration error, percentage points)")
-    table.add_column("Label", no_wrap=True)
-    table.add_column("Reviewed", justify="right")
-    table.add_column("ECE", justify="right")
-    for cal in (*report.calibration, report.overall_calibration):
-        name = cal.label if cal.label is not None else "All classes"
-        table.add_row(name, str(cal.reviewed), NA if cal.ece is None else f"{cal.ece:.2f}")
-    return table
+class BandMatrix:
+    """%Correct (n reviewed) per class and band, split into as many tables as the width needs."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def grid(self, band_indexes: Sequence[int], part: str) -> Grid:
+        report = self.report
+        labels = report.bands.labels()
+        grid = Grid(f"%Correct by confidence band (n = reviewed){part}", ["Label", *(labels[i] for i in band_indexes)])
+        for c in report.classes:
+            grid.add_row([Text(c.label), *(band_cell(c.bands[i].pct_correct, c.bands[i].total) for i in band_indexes)])
+        grid.add_section()
+        t = report.totals
+        grid.add_row([t.label, *(band_cell(t.bands[i].pct_correct, t.bands[i].total) for i in band_indexes)], "bold")
+        avg = report.class_average
+        grid.add_row([CLASS_AVERAGE_LABEL, *(fmt_pct(avg.bands[i].pct_correct) for i in band_indexes)], "italic")
+        return grid
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        n = len(self.report.bands)
+        chunks = _chunks(n, lambda idx: self._fits(console, options, idx))
+        for number, indexes in enumerate(chunks, 1):
+            part = f", part {number} of {len(chunks)}" if len(chunks) > 1 else ""
+            yield self.grid(indexes, part)
+
+    def _fits(self, console: Console, options: ConsoleOptions, indexes: Sequence[int]) -> bool:
+        return fits(console, options, self.grid(indexes, "").table(LABEL_MIN_WIDTHS[0]))
+
+
+def _chunks(n: int, fits: Callable[[Sequence[int]], bool]) -> list[list[int]]:
+    """Consecutive bands, as many per table as fit (at least one)."""
+    chunks: list[list[int]] = []
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and fits(list(range(start, end + 1))):
+            end += 1
+        chunks.append(list(range(start, end)))
+        start = end
+    return chunks
+
+
+def thresholds_grid(report: Report) -> Grid:
+    grid = Grid(
+        f"Thresholds (target precision {report.target_precision:.1f}%)",
+        ["Label", "Band walk", "Exact", "Accepted", "Precision", "Wilson low"],
+    )
+    for c, t in zip(report.classes, report.precision_thresholds, strict=True):
+        walk = fmt_class_threshold(report, c)
+        grid.add_row(
+            [
+                Text(c.label),
+                Text(walk, style="red" if "never" in walk else ""),
+                fmt_exact(t),
+                str(t.accepted),
+                fmt_pct(t.precision),
+                fmt_pct(t.wilson_lower),
+            ]
+        )
+    return grid
+
+
+def warnings_text(report: Report) -> Text | None:
+    lines = [(c.label, "; ".join(c.warnings)) for c in report.classes if c.warnings]
+    if not lines:
+        return None
+    text = Text("Warnings:", style="yellow")
+    for label, note in lines:
+        text.append("\n- ")
+        text.append(label, style="bold")
+        text.append(f": {note}")
+    text.append("\n")
+    return text
+
+
+def calibration_grid(report: Report) -> Grid:
+    grid = Grid("Calibration (expected calibration error, percentage points)", ["Label", "Reviewed", "ECE"])
+    for cal in report.calibration:
+        grid.add_row([Text(cal.label or ""), str(cal.reviewed), NA if cal.ece is None else f"{cal.ece:.2f}"])
+    grid.add_section()
+    overall = report.overall_calibration
+    grid.add_row(["All classes", str(overall.reviewed), NA if overall.ece is None else f"{overall.ece:.2f}"], "bold")
+    return grid
 
 
 def renderable(report: Report) -> Group:
-    return Group(
-        *(Text(line) for line in summary_lines(report)),
-        results_table(report),
-        thresholds_table(report),
-        calibration_table(report),
-    )
+    parts: list[RenderableType] = [Text(line) for line in summary_lines(report)]
+    classes = classes_grid(report)
+    classes.note = Text(threshold_legend(report), style="dim")
+    parts += [Text(""), classes]
+    parts += [BandMatrix(report), thresholds_grid(report)]
+    warnings = warnings_text(report)
+    if warnings is not None:
+        parts += [warnings]
+    parts.append(calibration_grid(report))
+    return Group(*parts)
 
 
 def print_report(report: Report, console: Console) -> None:
     console.print(renderable(report))
 
 
-def render_table(report: Report, width: int = 250) -> str:
-    """The same tables as plain text (for ``--out``)."""
-    console = Console(width=width, record=True, file=_Null(), color_system=None)
+def render_table(report: Report, width: int = DEFAULT_WIDTH) -> str:
+    """The same tables as plain text (for ``--out``), laid out for ``width`` columns."""
+    console = Console(width=width, record=True, file=_Null(), color_system=None, force_terminal=False)
     print_report(report, console)
     return console.export_text()
 

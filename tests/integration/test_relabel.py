@@ -270,3 +270,31 @@ def test_import_records_corrections_idempotently(qa_stack: QaStack, outputs_file
     assert conflict.exit_code == 1
     assert "the first correction stands" in json.loads(conflict.stdout)["conflicts"][0]
     assert _item(qa_stack, "b.jpg", "Dog")[ATTR_CORRECTED_LABEL] == {"S": "Fox"}
+
+
+def test_create_simulated_builtin_job_import_confusion_and_training_rows(
+    qa_stack: QaStack, outputs_file: Path, sagemaker: Any
+) -> None:
+    from bulkqa.relabel.analysis import confusion, corrected_rows
+    from bulkqa.relabel.store import read_round_pairs
+    from e2e.builtin_classification import run_builtin_classification
+
+    _put_round(qa_stack)
+    for name in ("b.jpg", "d.jpg"):
+        qa_stack.s3.put_object(Bucket=qa_stack.bucket, Key=f"images/{name}", Body=b"\x89PNG")
+    sagemaker.add_response("create_labeling_job", {"LabelingJobArn": "arn:x"}, None)
+    assert _run(*_create_args(outputs_file)).exit_code == 0
+    dry = _run(*_create_args(outputs_file, "--dry-run"))
+    request = json.loads(dry.stdout[dry.stdout.index("{") :])
+    truth = {_url(qa_stack, "b.jpg"): "Cat", _url(qa_stack, "d.jpg"): plan.NONE_OF_THESE}
+    uri = run_builtin_classification(qa_stack.s3, request, lambda worker, image, labels: truth[image])
+    imported = _run("import", "--round", ROUND, "--output-manifest", uri, "--outputs", str(outputs_file))
+    assert imported.exit_code == 0, imported.output
+    pairs = read_round_pairs(qa_stack.ddb, qa_stack.table, ROUND)
+    assert confusion(pairs).to_json() == {"Cat": {plan.NONE_OF_THESE: 1}, "Dog": {"Cat": 1}}
+    rows = [(r.image.rsplit("/", 1)[1], r.label, r.source) for r in corrected_rows(pairs)]
+    assert rows == [
+        ("b.jpg", "Cat", "relabel:fix-dogs-1"),
+        ("e.jpg", "Cat", "confirmed"),
+        ("a.jpg", "Dog", "confirmed"),
+    ]

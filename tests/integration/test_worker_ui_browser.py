@@ -138,9 +138,19 @@ def untick_and_submit(tab: Any, label: str) -> dict[str, Any]:
     expect(tab.locator(".bq-card.bq-wrong")).to_have_count(3)
     expect(tab.locator("#bq-summary")).to_have_text("3 of 25 marked wrong")
     tab.evaluate("window.scrollTo(0, 0)")
+    submit_with_confirmation(tab, "3 of 25 marked wrong. Press Submit again to send.")
+    return json.loads(tab.inner_text("#crowd-preview-answer"))
+
+
+def submit_with_confirmation(tab: Any, line: str) -> None:
+    """The first press shows how many are marked wrong and sends nothing; the second sends."""
+    from playwright.sync_api import expect
+
+    tab.click(".crowd-form__submit")
+    expect(tab.locator("#bq-confirm")).to_have_text(line)
+    assert tab.get_attribute("body", "data-crowd-preview-status") != "done"
     tab.click(".crowd-form__submit")
     tab.wait_for_selector("body[data-crowd-preview-status=done]")
-    return json.loads(tab.inner_text("#crowd-preview-answer"))
 
 
 def expected_answer(label: str, count: int) -> dict[str, dict[str, bool]]:
@@ -241,8 +251,7 @@ def test_hostile_labels_stay_text(
             )
             is False
         )
-        page.click(".crowd-form__submit")
-        page.wait_for_selector("body[data-crowd-preview-status=done]")
+        submit_with_confirmation(page, "0 of 3 marked wrong. Press Submit again to send.")
         answer = json.loads(page.inner_text("#crowd-preview-answer"))
     assert dialogs == []
     assert page_errors == []
@@ -336,3 +345,81 @@ def test_stand_in_submits_what_ground_truths_crowd_form_does(page: Any, tmp_path
         posted = server.submissions[0].answer
     expected = {"colour": {"Red": True, "Green": False}, "stop": {"on": True}, "go": {"Yes": False}}
     assert shown == posted == expected
+
+
+def test_keyboard_and_full_size_view(page: Any, page_errors: list[str], tmp_path: Path) -> None:
+    """Arrows move the visible focus, Space toggles, Z and the magnifier open the full-size view
+    without toggling anything, Esc closes it; the confirmation counts what the keyboard marked."""
+    from playwright.sync_api import expect
+
+    label = "Crab"
+    batch_file, _ = write_batch(tmp_path, label, 12)
+    preview = build_page(load_preview_batch(str(batch_file)), read_template())
+    with PreviewServer(preview) as server:
+        open_preview(page, server.url, 12)
+        page.focus('crowd-card[data-index="0"]')
+        focused = "() => document.activeElement.getAttribute('data-index')"
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate(focused) == "1"
+        ring = page.evaluate("getComputedStyle(document.activeElement).boxShadow")
+        assert ring not in ("", "none"), ring  # a visible focus ring
+        page.keyboard.press("ArrowDown")  # five columns at 1280 px
+        assert page.evaluate(focused) == "6"
+        page.keyboard.press("Space")
+        expect(page.locator(".bq-card.bq-wrong")).to_have_count(1)
+        assert page.get_attribute('crowd-card[data-index="6"]', "class").count("bq-wrong") == 1
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowUp")
+        assert page.evaluate(focused) == "0"
+        page.keyboard.press("Space")
+        page.keyboard.press("Space")  # toggled back
+        expect(page.locator(".bq-card.bq-wrong")).to_have_count(1)
+
+        page.keyboard.press("z")  # full size of the focused card
+        viewer = page.locator("#bq-viewer")
+        expect(viewer).to_be_visible()
+        card_src = page.evaluate("document.querySelector('crowd-card[data-index=\"0\"] .bq-frame img').src")
+        assert page.evaluate("document.getElementById('bq-viewer-img').src") == card_src
+        size = page.evaluate(
+            "(() => { const r = document.getElementById('bq-viewer-img').getBoundingClientRect();"
+            " return [r.width, r.height]; })()"
+        )
+        thumb = page.evaluate(
+            "(() => { const r = document.querySelector('crowd-card img').getBoundingClientRect();"
+            " return [r.width, r.height]; })()"
+        )
+        assert size[0] > 2 * thumb[0], (size, thumb)
+        page.keyboard.press("Space")  # nothing toggles behind the viewer
+        page.keyboard.press("Escape")
+        expect(viewer).to_be_hidden()
+        assert page.evaluate(focused) == "0"
+
+        page.click('crowd-card[data-index="3"] .bq-zoom')  # the magnifier: opens, never toggles
+        expect(viewer).to_be_visible()
+        page.click("#bq-viewer-close")
+        expect(viewer).to_be_hidden()
+        expect(page.locator(".bq-card.bq-wrong")).to_have_count(1)
+
+        submit_with_confirmation(page, "1 of 12 marked wrong. Press Submit again to send.")
+        answer = json.loads(page.inner_text("#crowd-preview-answer"))
+    assert answer == {f"{label}-{i}": {"Confirmed": i != 6} for i in range(12)}
+    assert page_errors == []
+
+
+def test_confirmation_resets_when_an_answer_changes(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    batch_file, _ = write_batch(tmp_path, "Gull", 4)
+    with PreviewServer(build_page(load_preview_batch(str(batch_file)), read_template())) as server:
+        open_preview(page, server.url, 4)
+        page.click(".crowd-form__submit")
+        expect(page.locator("#bq-confirm")).to_have_text("0 of 4 marked wrong. Press Submit again to send.")
+        page.click('crowd-card[data-index="2"] img')
+        expect(page.locator("#bq-confirm")).to_be_hidden()
+        page.click(".crowd-form__submit")  # asks again, with the new count, and sends nothing yet
+        expect(page.locator("#bq-confirm")).to_have_text("1 of 4 marked wrong. Press Submit again to send.")
+        assert page.get_attribute("body", "data-crowd-preview-status") != "done"
+        page.click(".crowd-form__submit")
+        page.wait_for_selector("body[data-crowd-preview-status=done]")
+        answer = json.loads(page.inner_text("#crowd-preview-answer"))
+    assert answer == {f"Gull-{i}": {"Confirmed": i != 2} for i in range(4)}

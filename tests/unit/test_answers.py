@@ -125,3 +125,12 @@ def test_unreadable_content_raises_annotation_error(content: object, message: st
 def test_annotation_without_worker_id_raises(worker: object) -> None:
     with pytest.raises(AnnotationError, match="annotation has no workerId"):
         parse_worker_answer(worker, "{}", batch("Dog", 1))  # type: ignore[arg-type]
+
+
+def test_an_answer_read_from_s3_as_bytes() -> None:
+    items = batch("Dog", 2)
+    body = json.dumps(answer("Dog", [False, True])).encode("utf-8")
+    result = parse_worker_answer("w", body, items)
+    assert [(v.index, v.verdict) for v in result.votes] == [(0, "disconfirm"), (1, "confirm")]
+    with pytest.raises(AnnotationError, match="not UTF-8"):
+        decode_content(b"\xff\xfe{")

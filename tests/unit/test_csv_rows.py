@@ -141,7 +141,7 @@ def test_blank_lines_are_skipped_without_shifting_line_numbers() -> None:
         ("/etc/a.jpg,Dog,90", "image path '/etc/a.jpg' must be relative and stay inside the image folder"),
         ("a.jpg," + "L" * 129 + ",90", "label is 129 characters long (at most 128)"),
         ("x" * 901 + ".jpg,Dog,90", "image path is longer than 900 bytes"),
-        ('a.jpg,"Dog\x07",90', "label contains control characters"),
+        ('a.jpg,"Dog\x07",90', "label contains control characters: U+0007"),
     ],
 )
 def test_each_bad_row_kind_is_reported_with_its_line_and_the_rest_loads(row: str, reason: str) -> None:
@@ -174,11 +174,14 @@ def test_multi_line_quoted_fields_keep_physical_line_numbers() -> None:
     )
     found = problems(text)
     assert found == {
-        2: "image path contains control characters",
+        2: "image path contains control characters: U+000D CARRIAGE RETURN (a quoted field runs over lines 2-3)",
         4: "confidence 'bad' is not a number",
-        5: "label contains control characters",
+        5: "label contains control characters: U+000A LINE FEED (a quoted field runs over lines 5-7)",
         8: "confidence 'bad' is not a number",
     }
+    spanning = {p.line: p.last_line for p in parse(text).problems}
+    assert (spanning[2], spanning[5], spanning[4]) == (3, 7, None)
+    assert parse(text).stats.unaccounted_lines == 0
 
 
 def test_bad_rows_fixture(fixtures_dir: Path) -> None:
@@ -199,7 +202,7 @@ def test_bad_rows_fixture(fixtures_dir: Path) -> None:
     assert "must be relative" in reasons[10]
     assert reasons[11].startswith("label is 319 characters long")
     assert reasons[12] == "missing image path"
-    assert reasons[14] == "label contains control characters"
+    assert reasons[14].startswith("label contains control characters: U+000D CARRIAGE RETURN")
 
 
 @pytest.mark.parametrize(

@@ -128,3 +128,30 @@ def test_dataset_object_with_inline_content_and_integer_id(content: object) -> N
 def test_dataset_object_errors_name_the_entry(entry: object, message: str) -> None:
     with pytest.raises(EventError, match=message):
         parse_dataset_object(entry, 2)
+
+
+@pytest.mark.parametrize("spelling", ["s3Uri", "s3uri"])
+def test_an_answer_stored_in_s3_is_named_by_its_uri(spelling: str) -> None:
+    entry = {
+        "datasetObjectId": "3",
+        "dataObject": {"content": json.dumps(ITEMS)},
+        "annotations": [
+            {"workerId": "w1", "annotationData": {spelling: "s3://b/answers/w1.json"}},
+            {"workerId": "w2", "annotationData": {"content": "{}", "s3Uri": "s3://b/answers/w2.json"}},
+            {"workerId": "w3", "annotationData": {"s3Uri": ""}},
+        ],
+    }
+    parsed = parse_dataset_object(entry, 0)
+    assert [(a.worker_id, a.content, a.s3_uri) for a in parsed.annotations] == [
+        ("w1", None, "s3://b/answers/w1.json"),
+        ("w2", "{}", None),  # inline content wins: no request needed
+        ("w3", None, None),
+    ]
+
+
+def test_inline_round_document_as_the_manifest_line_source_string() -> None:
+    document = {"v": 1, "round": "r1", "part": 1, "batch": 2, "label": "Dog", "items": ITEMS}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    pre = parse_pre_annotation_event({"version": "2018-10-16", "labelingJobArn": ARN, "dataObject": {"source": text}})
+    obj = parse_dataset_object({"datasetObjectId": "0", "dataObject": {"content": text}, "annotations": []}, 0)
+    assert pre.data_object.inline == obj.data_object.inline == document
