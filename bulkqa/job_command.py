@@ -5,6 +5,12 @@ JSON of ``pulumi stack output --json``, or ``--stack`` read through the Automati
 ``pulumi`` CLI is installed), checks it against the SageMaker service model botocore ships
 (required members, types, lengths, ranges and patterns -- the checks the service makes), and
 sends it, or prints it with ``--dry-run``.
+
+Before sending, it runs ``bulkqa doctor``'s checks on the manifest (CORS, the role's read access,
+a sample of the images) and refuses on a failure: a job whose images Ground Truth cannot show
+fails task by task, after it was created and paid for. It also applies the rules the service
+model does not carry: the availability lifetime per workforce (30 days private/vendor, 12 hours
+public) and, for the public workforce, a documented price and the content declaration.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +26,11 @@ import botocore.session
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from bulkqa.aws import clients
+from bulkqa.access_checks import DEFAULT_SAMPLE
+from bulkqa.aws import clients, describe_aws_error, region_from_outputs
 
 app = typer.Typer(
     help="Create the Ground Truth labeling job from the stack's outputs and follow its progress.",
@@ -56,6 +65,25 @@ DEFAULT_DESCRIPTION = (
 DEFAULT_TASK_TIME_LIMIT = 600  # seconds a worker has for one page
 DEFAULT_AVAILABILITY = 259_200  # seconds a page stays available to the workers: 3 days
 MAX_CUSTOM_TASK_TIME_LIMIT = 28_800  # custom labeling workflows: at most 8 hours per task
+# TaskAvailabilityLifetimeInSeconds (the service model's documentation): at most 12 hours for the
+# public workforce (default 6 hours), 30 days for private and vendor work teams.
+MAX_AVAILABILITY_PUBLIC = 43_200
+DEFAULT_AVAILABILITY_PUBLIC = 21_600
+MAX_AVAILABILITY_PRIVATE = 2_592_000
+# PublicWorkforceTaskPrice: the prices (USD) the API reference lists for image classification,
+# text classification and custom tasks. Any other amount is refused.
+PUBLIC_CUSTOM_TASK_PRICES = tuple(
+    Decimal(p)
+    for p in (
+        "0.012", "0.024", "0.036", "0.048", "0.060", "0.072", "0.120", "0.240",
+        "0.360", "0.480", "0.600", "0.720", "0.840", "0.960", "1.080", "1.200",
+    )
+)  # fmt: skip
+CONTENT_FREE_OF_PII = "FreeOfPersonallyIdentifiableInformation"
+CONTENT_FREE_OF_ADULT = "FreeOfAdultContent"
+WORKFORCE_PUBLIC, WORKFORCE_VENDOR, WORKFORCE_PRIVATE = "public", "vendor", "private"
+# The service's Java regexes: "." does not match a line terminator there (it does with DOTALL here).
+_JAVA_DOT = "[^\n\r\u0085\u2028\u2029]"
 
 
 class StackOutputsError(ValueError):
@@ -97,7 +125,7 @@ def model_problems(params: Any, shape: Any, path: str = "") -> list[str]:
         if ("min" in meta and len(params) < meta["min"]) or ("max" in meta and len(params) > meta["max"]):
             problems.append(f"{where}: length {len(params)}, allowed {meta.get('min', 0)}-{meta.get('max', '∞')}")
         pattern = meta.get("pattern")
-        if pattern and not re.fullmatch(pattern, params, flags=re.DOTALL):
+        if pattern and not re.fullmatch(java_pattern(pattern), params):
             problems.append(f"{where}: {params!r} does not match the service's pattern {pattern}")
         if shape.enum and params not in shape.enum:
             problems.append(f"{where}: {params!r} is not one of {shape.enum}")
@@ -109,9 +137,95 @@ def model_problems(params: Any, shape: Any, path: str = "") -> list[str]:
     return problems
 
 
+def java_pattern(pattern: str) -> str:
+    """The service model's (Java) regex for Python's ``re``: an unescaped ``.`` outside a character
+    class matches anything but a line terminator, as in Java, so ``.+`` refuses a multi-line text."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[" and not in_class:
+            in_class = True
+            out.append(char)
+        elif char == "]" and in_class:
+            in_class = False
+            out.append(char)
+        elif char == "." and not in_class:
+            out.append(_JAVA_DOT)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def workforce(workteam_arn: str) -> str:
+    """public (Amazon Mechanical Turk), vendor or private, from the work team ARN."""
+    resource = workteam_arn.rsplit(":", 1)[-1]
+    if resource.startswith("workteam/public-crowd/"):
+        return WORKFORCE_PUBLIC
+    if resource.startswith("workteam/vendor-crowd/"):
+        return WORKFORCE_VENDOR
+    return WORKFORCE_PRIVATE
+
+
+def task_price(text: str) -> dict[str, Any]:
+    """``PublicWorkforceTaskPrice`` for a price in USD, which must be one the API accepts."""
+    try:
+        amount: Decimal | None = Decimal(text.strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount not in PUBLIC_CUSTOM_TASK_PRICES:
+        allowed = ", ".join(str(p) for p in PUBLIC_CUSTOM_TASK_PRICES)
+        raise typer.BadParameter(f"{text}: the public workforce accepts these prices (USD) per task: {allowed}")
+    tenths = int(amount * 1000)
+    return {
+        "AmountInUsd": {"Dollars": tenths // 1000, "Cents": tenths % 1000 // 10, "TenthFractionsOfACent": tenths % 10}
+    }
+
+
+def workforce_problems(
+    kind: str,
+    *,
+    availability: int,
+    price: dict[str, Any] | None,
+    free_of_pii: bool,
+    free_of_adult_content: bool,
+) -> list[str]:
+    """The rules of each workforce the service model does not carry (pure)."""
+    problems = []
+    if kind == WORKFORCE_PUBLIC:
+        if availability > MAX_AVAILABILITY_PUBLIC:
+            problems.append(
+                f"--task-availability {availability}: the public workforce allows at most "
+                f"{MAX_AVAILABILITY_PUBLIC} s (12 hours)"
+            )
+        if price is None:
+            problems.append("a public work team needs --price-per-task (USD per page, e.g. 0.036)")
+        if not (free_of_pii and free_of_adult_content):
+            problems.append(
+                "a public work team shows the images to Amazon Mechanical Turk workers: declare "
+                "--free-of-pii and --free-of-adult-content (only if true), or use a private team"
+            )
+    else:
+        if availability > MAX_AVAILABILITY_PRIVATE:
+            problems.append(
+                f"--task-availability {availability}: a {kind} work team allows at most "
+                f"{MAX_AVAILABILITY_PRIVATE} s (30 days)"
+            )
+        if price is not None:
+            problems.append(f"--price-per-task is for the public workforce; this is a {kind} work team")
+    return problems
+
+
 def request_problems(request: dict[str, Any]) -> list[str]:
     shape = _service_model().operation_model("CreateLabelingJob").input_shape
     problems = model_problems(request, shape, "CreateLabelingJob")
+    description = request.get("HumanTaskConfig", {}).get("TaskDescription")
+    if isinstance(description, str) and re.search(_JAVA_DOT.replace("[^", "["), description):
+        problems.append("TaskDescription: one line only (the service refuses a line break in it)")
     limit = request.get("HumanTaskConfig", {}).get("TaskTimeLimitInSeconds")
     if isinstance(limit, int) and limit > MAX_CUSTOM_TASK_TIME_LIMIT:
         problems.append(f"TaskTimeLimitInSeconds: {limit}, at most {MAX_CUSTOM_TASK_TIME_LIMIT} for a custom task")
@@ -156,7 +270,9 @@ def read_stack_outputs(stack: str, work_dir: Path) -> dict[str, Any]:
         raise StackOutputsError(f"cannot read the outputs of stack {stack!r}: {err}") from err
 
 
-def job_inputs(outputs: dict[str, Any]) -> dict[str, str]:
+def job_inputs(outputs: dict[str, Any], *, manifest: str | None = None) -> dict[str, str]:
+    """The outputs a job needs; ``manifest`` (a round's part) replaces the stack's ``manifest_uri``."""
+    outputs = {**outputs, OUTPUT_MANIFEST_URI: manifest} if manifest else outputs
     missing = [key for key in REQUIRED_OUTPUTS if not outputs.get(key)]
     if missing:
         raise StackOutputsError(f"the stack outputs lack {', '.join(missing)}")
@@ -179,9 +295,12 @@ def build_request(
     label_attribute_name: str = DEFAULT_LABEL_ATTRIBUTE,
     max_concurrent_tasks: int | None = None,
     keywords: list[str] | None = None,
+    manifest: str | None = None,
+    price: dict[str, Any] | None = None,
+    content_classifiers: list[str] | None = None,
 ) -> dict[str, Any]:
     """The ``CreateLabelingJob`` request of a custom task (pure)."""
-    inputs = job_inputs(outputs)
+    inputs = job_inputs(outputs, manifest=manifest)
     human: dict[str, Any] = {
         "WorkteamArn": workteam_arn,
         "UiConfig": {"UiTemplateS3Uri": inputs[OUTPUT_UI_TEMPLATE_URI]},
@@ -197,10 +316,15 @@ def build_request(
         human["TaskKeywords"] = keywords
     if max_concurrent_tasks is not None:
         human["MaxConcurrentTaskCount"] = max_concurrent_tasks
+    if price is not None:
+        human["PublicWorkforceTaskPrice"] = price
+    input_config: dict[str, Any] = {"DataSource": {"S3DataSource": {"ManifestS3Uri": inputs[OUTPUT_MANIFEST_URI]}}}
+    if content_classifiers:
+        input_config["DataAttributes"] = {"ContentClassifiers": list(content_classifiers)}
     return {
         "LabelingJobName": name,
         "LabelAttributeName": label_attribute_name,
-        "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": inputs[OUTPUT_MANIFEST_URI]}}},
+        "InputConfig": input_config,
         "OutputConfig": {"S3OutputPath": inputs[OUTPUT_OUTPUT_PATH]},
         "RoleArn": inputs[OUTPUT_ROLE_ARN],
         "HumanTaskConfig": human,
@@ -235,15 +359,39 @@ def create(
         str | None, typer.Option(help="Read the outputs of this Pulumi stack (needs the pulumi CLI).")
     ] = None,
     work_dir: Annotated[Path, typer.Option(help="The Pulumi project folder, with --stack.")] = Path("."),
+    round_name: Annotated[
+        str | None,
+        typer.Option("--round", help="Label this round's manifest (default: the stack's manifest_uri)."),
+    ] = None,
+    part: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --round: this manifest part (default: the latest, i.e. the newest rows)."),
+    ] = None,
     workers_per_object: Annotated[int, typer.Option(min=1, max=9, help="Workers who see each page.")] = 3,
     title: Annotated[str, typer.Option(help="Task title workers see.")] = DEFAULT_TITLE,
-    description: Annotated[str, typer.Option(help="Task description workers see.")] = DEFAULT_DESCRIPTION,
+    description: Annotated[str, typer.Option(help="Task description workers see (one line).")] = DEFAULT_DESCRIPTION,
     task_time_limit: Annotated[
         int, typer.Option(min=30, max=MAX_CUSTOM_TASK_TIME_LIMIT, help="Seconds a worker has for one page.")
     ] = DEFAULT_TASK_TIME_LIMIT,
     task_availability: Annotated[
-        int, typer.Option(min=60, max=864_000, help="Seconds a page stays available (public work teams: ≤ 43200).")
-    ] = DEFAULT_AVAILABILITY,
+        int | None,
+        typer.Option(
+            min=60,
+            max=MAX_AVAILABILITY_PRIVATE,
+            help="Seconds a page stays available: up to 30 days for private and vendor teams (default 3 days), "
+            "12 hours for the public workforce (default 6 hours).",
+        ),
+    ] = None,
+    price_per_task: Annotated[
+        str | None,
+        typer.Option(help="Public workforce only: USD paid per page, one of the API's prices (0.012 ... 1.200)."),
+    ] = None,
+    free_of_pii: Annotated[
+        bool, typer.Option("--free-of-pii", help="Declare the images free of personally identifiable information.")
+    ] = False,
+    free_of_adult_content: Annotated[
+        bool, typer.Option("--free-of-adult-content", help="Declare the images free of adult content.")
+    ] = False,
     max_concurrent_tasks: Annotated[
         int | None, typer.Option(min=1, max=5000, help="Pages out to workers at once.")
     ] = None,
@@ -252,16 +400,69 @@ def create(
         str, typer.Option(help="Key of the results in the output manifest.", callback=_label_attribute)
     ] = DEFAULT_LABEL_ATTRIBUTE,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request; send nothing.")] = False,
+    check: Annotated[
+        bool | None,
+        typer.Option(
+            "--check/--no-check",
+            help="Check CORS, the role's read access and the images first (default: on, off with --dry-run).",
+        ),
+    ] = None,
+    sample_size: Annotated[
+        int, typer.Option("--sample", min=1, max=1000, help="Images checked to exist, per bucket.")
+    ] = DEFAULT_SAMPLE,
     endpoint_url: Annotated[str | None, typer.Option(help="AWS endpoint, e.g. an emulator's URL.")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region (default: your AWS configuration).")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region (default: the stack's, from its ARNs, or your AWS configuration).")
+    ] = None,
 ) -> None:
-    """Create the labeling job for the seeded round (a custom task with the stack's functions and template)."""
+    """Create the labeling job for a seeded round (a custom task with the stack's functions and template).
+
+    Before creating it, checks that Ground Truth can show the images (as bulkqa doctor does) and
+    refuses with exit 2 when it cannot.
+    """
+    from bulkqa.doctor_command import DoctorInputError, manifest_uris, print_report, run_checks
+
     console = Console(stderr=True)
+
+    def fail(message: str, code: int = 2) -> typer.Exit:
+        console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+        return typer.Exit(code)
+
     if (outputs_file is None) == (stack is None):
-        console.print("[bold red]error:[/bold red] give exactly one of --outputs FILE and --stack NAME")
+        raise fail("give exactly one of --outputs FILE and --stack NAME")
+    if part is not None and round_name is None:
+        raise fail("--part needs --round")
+    kind = workforce(workteam_arn)
+    try:
+        price = task_price(price_per_task) if price_per_task is not None else None
+    except typer.BadParameter as err:
+        raise fail(f"--price-per-task {err}") from err
+    availability = task_availability or (
+        DEFAULT_AVAILABILITY_PUBLIC if kind == WORKFORCE_PUBLIC else DEFAULT_AVAILABILITY
+    )
+    problems = workforce_problems(
+        kind,
+        availability=availability,
+        price=price,
+        free_of_pii=free_of_pii,
+        free_of_adult_content=free_of_adult_content,
+    )
+    if problems:
+        console.print(f"[bold red]the {kind} work team cannot take this job:[/bold red]")
+        for problem in problems:
+            console.print(f"  {escape(problem)}", highlight=False)
         raise typer.Exit(2)
+    classifiers = [
+        c for c, on in ((CONTENT_FREE_OF_PII, free_of_pii), (CONTENT_FREE_OF_ADULT, free_of_adult_content)) if on
+    ]
+    run_check = (not dry_run) if check is None else check
     try:
         outputs = read_outputs_file(outputs_file) if outputs_file else read_stack_outputs(str(stack), work_dir)
+        region = region or region_from_outputs(outputs)
+        manifest = None
+        if round_name is not None:
+            (s3,) = clients("s3", endpoint_url=endpoint_url, region=region, interactive=True)
+            (manifest,) = manifest_uris(s3, outputs, round_name, part, every=False)
         request = build_request(
             outputs,
             name=name,
@@ -270,28 +471,51 @@ def create(
             title=title,
             description=description,
             task_time_limit=task_time_limit,
-            task_availability=task_availability,
+            task_availability=availability,
             label_attribute_name=label_attribute_name,
             max_concurrent_tasks=max_concurrent_tasks,
             keywords=keyword,
+            manifest=manifest,
+            price=price,
+            content_classifiers=classifiers,
         )
-    except StackOutputsError as err:
-        console.print(f"[bold red]error:[/bold red] {err}")
-        raise typer.Exit(2) from err
+    except (StackOutputsError, DoctorInputError, ValueError) as err:  # ValueError: a round name, a manifest
+        raise fail(str(err)) from err
+    except (ClientError, BotoCoreError) as err:
+        raise fail(f"AWS: {describe_aws_error(err)}", 3) from err
     problems = request_problems(request)
     if problems:
         console.print("[bold red]the request would be refused:[/bold red]")
         for problem in problems:
-            console.print(f"  {problem}")
+            console.print(f"  {escape(problem)}", highlight=False)
         raise typer.Exit(2)
+    if run_check:
+        try:
+            report, uris = run_checks(
+                outputs,
+                round_name=None,
+                part=None,
+                every=False,
+                sample_size=sample_size,
+                endpoint_url=endpoint_url,
+                region=region,
+                manifests=[request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"]],
+            )
+        except ValueError as err:
+            raise fail(str(err)) from err
+        except (ClientError, BotoCoreError) as err:
+            raise fail(f"AWS: {describe_aws_error(err)}", 3) from err
+        if not report.ok:
+            print_report(console, report, uris)
+            console.print("No job was created (--no-check skips these checks).", highlight=False)
+            raise typer.Exit(2)
     if dry_run:
         print(json.dumps(request, indent=2, ensure_ascii=False))
         return
     try:
         response = sagemaker_client(endpoint_url, region).create_labeling_job(**request)
     except (ClientError, BotoCoreError) as err:
-        console.print(f"[bold red]AWS error:[/bold red] {err}")
-        raise typer.Exit(3) from err
+        raise fail(f"AWS: {describe_aws_error(err)}", 3) from err
     print(response["LabelingJobArn"])
 
 

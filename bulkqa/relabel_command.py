@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bulkqa.analysis.records import Policy
-from bulkqa.aws import clients
+from bulkqa.aws import AwsSetupError, AwsUnreachableError, clients, describe_aws_error, region_from_outputs
 from bulkqa.job_command import (
     OUTPUT_OUTPUT_PATH,
     OUTPUT_ROLE_ARN,
@@ -80,7 +80,7 @@ def _round(value: str) -> str:
 
 
 def _region(option: str | None, outputs: dict[str, Any], client: Any) -> str:
-    region = option or outputs.get("region") or client.meta.region_name
+    region = option or region_from_outputs(outputs) or client.meta.region_name
     if not region:
         raise RelabelError("no AWS region: pass --region or set AWS_REGION")
     return str(region)
@@ -163,7 +163,8 @@ def create(
         if not table_name or not bucket or not outputs.get(OUTPUT_ROLE_ARN) or not outputs.get(OUTPUT_OUTPUT_PATH):
             needed = f"table_name, bucket_name, {OUTPUT_ROLE_ARN} and {OUTPUT_OUTPUT_PATH}"
             raise RelabelError(f"{outputs_file} must give {needed}")
-        s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region)
+        region = region or region_from_outputs(outputs)
+        s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region, interactive=True)
         sagemaker = sagemaker_client(endpoint_url, region)
         job_region = _region(region, outputs, sagemaker)
         image_classification_functions(job_region)  # an unsupported region fails before any request
@@ -199,8 +200,8 @@ def create(
         )
     except (StackOutputsError, RelabelError, plan.RelabelPlanError, UnsupportedRegionError, RoundNotFoundError) as err:
         raise _fail(console, str(err)) from err
-    except (ClientError, BotoCoreError) as err:
-        raise _fail(console, f"AWS error: {err}", 3) from err
+    except (ClientError, BotoCoreError, AwsSetupError, AwsUnreachableError) as err:
+        raise _fail(console, f"AWS error: {describe_aws_error(err)}", getattr(err, "exit_code", 3)) from err
     problems = request_problems(request)
     if problems:
         console.print("[bold red]the request would be refused:[/bold red]")
@@ -230,8 +231,8 @@ def create(
         response = sagemaker.create_labeling_job(**request)
     except ImmutableObjectError as err:
         raise _fail(console, str(err)) from err
-    except (ClientError, BotoCoreError) as err:
-        raise _fail(console, f"AWS error: {err}", 3) from err
+    except (ClientError, BotoCoreError, AwsSetupError, AwsUnreachableError) as err:
+        raise _fail(console, f"AWS error: {describe_aws_error(err)}", getattr(err, "exit_code", 3)) from err
     print(response["LabelingJobArn"])
 
 
@@ -266,17 +267,17 @@ def import_(
         table_name = table or outputs.get("table_name")
         if not table_name:
             raise RelabelError("give --table or --outputs with table_name")
-        s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region)
-        sagemaker = sagemaker_client(endpoint_url, region)
-        uri = output_manifest or _output_manifest_uri(sagemaker, str(job))
+        region = region or region_from_outputs(outputs)
+        s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region, interactive=True)
+        uri = output_manifest or _output_manifest_uri(sagemaker_client(endpoint_url, region), str(job))
         location = parse_s3_uri(uri)
         text = s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read().decode("utf-8")
         parsed = parse_output_manifest(text, round_name=round_name, source=uri)
         result = record_corrections(ddb, str(table_name), parsed.corrections)
     except (StackOutputsError, RelabelError, ValueError) as err:
         raise _fail(console, str(err)) from err
-    except (ClientError, BotoCoreError) as err:
-        raise _fail(console, f"AWS error: {err}", 3) from err
+    except (ClientError, BotoCoreError, AwsSetupError, AwsUnreachableError) as err:
+        raise _fail(console, f"AWS error: {describe_aws_error(err)}", getattr(err, "exit_code", 3)) from err
     summary = {
         "round": round_name,
         "output_manifest": uri,

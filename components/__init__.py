@@ -4,14 +4,18 @@ One module per concern: ``args`` (inputs), ``bulkqa`` (the ComponentResource), `
 (bucket), ``table``, ``functions`` (Lambdas, roles, log groups), ``ground_truth`` (the job's
 role), ``template`` (worker UI), ``seeding`` (deploy-time seed), ``policies`` (IAM documents as
 pure functions), ``lambda_package`` (the deterministic handler zip), ``naming``, ``config``
-(stack config -> args), ``mocks`` (run a program under Pulumi mocks and record it).
+(stack config -> args), ``mocks`` (run a program under Pulumi mocks and record it), ``tags``,
+``provider`` (the plugin's component provider).
+
+Modules import each other relatively, so the same files also load as ``bulkqa.stack`` (the
+namespaced import for pip consumers whose project has its own ``components`` package).
 """
 
-from components.args import BulkQAArgs
-from components.bulkqa import BulkQA
-from components.lambda_package import LambdaPackage, lambda_package, package_path_and_sha256
-from components.outputs import STACK_OUTPUTS
-from components.resource_types import COMPONENT_TYPE, RESOURCE_TYPES
+from .args import BulkQAArgs
+from .bulkqa import BulkQA
+from .lambda_package import LambdaPackage, lambda_package, package_path_and_sha256
+from .outputs import STACK_OUTPUTS
+from .resource_types import COMPONENT_TYPE, RESOURCE_TYPES
 
 __all__ = [
     "COMPONENT_TYPE",

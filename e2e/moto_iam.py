@@ -72,9 +72,11 @@ def trust_allows(trust_policy: dict[str, Any] | str, service: str) -> bool:
     for statement in statements:
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
-        services = (statement.get("Principal") or {}).get("Service", []) if isinstance(
-            statement.get("Principal"), dict
-        ) else []
+        services = (
+            (statement.get("Principal") or {}).get("Service", [])
+            if isinstance(statement.get("Principal"), dict)
+            else []
+        )
         services = [services] if isinstance(services, str) else services
         if "sts:AssumeRole" in actions and service in services:
             if statement.get("Effect") == "Deny":
@@ -100,6 +102,29 @@ def table_resources(body: dict[str, Any], region: str, account: str) -> list[str
             arn = f"{arn}/index/{body['IndexName']}"
         arns.append(arn)
     return arns or ["*"]
+
+
+# A transaction is authorized as the actions it holds (AWS: "dynamodb:TransactWriteItems" is not an
+# IAM action; each Put needs dynamodb:PutItem on its table, and so on).
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+def table_actions(operation: str, body: dict[str, Any], region: str, account: str) -> list[tuple[str, str]]:
+    """(IAM action name without the service, resource ARN) pairs a DynamoDB request must be allowed."""
+    if operation in {"TransactWriteItems", "TransactGetItems"}:
+        pairs = []
+        for entry in body.get("TransactItems") or []:
+            for kind, detail in entry.items():
+                (arn,) = table_resources({"TableName": detail.get("TableName")}, region, account)
+                pairs.append((TRANSACT_ACTIONS.get(kind, kind), arn))
+        return list(dict.fromkeys(pairs)) or [(operation, "*")]
+    return [(operation, arn) for arn in table_resources(body, region, account)]
 
 
 def function_resource(path: str, region: str, account: str) -> str:
@@ -157,7 +182,7 @@ def enable(region: str = "us-east-1") -> AdminKeys:
     access_control.IAMRequestBase.__init__ = init
 
     # 3. Authorize on the resource; presigned URLs as their signer.
-    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*", action: str | None = None) -> None:
         if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
             ActionAuthenticatorMixin.request_count += 1
             return
@@ -168,7 +193,8 @@ def enable(region: str = "us-east-1") -> AdminKeys:
         query.update({k: v[0] for k, v in parse_qs(parsed.query).items()})
         presigned = "Authorization" not in headers and ({"X-Amz-Credential", "AWSAccessKeyId"} & query.keys())
         if presigned:  # SigV4 (X-Amz-Credential) or SigV2 (AWSAccessKeyId) query authentication
-            credential = query.get("X-Amz-Credential") or f"{query['AWSAccessKeyId']}/00000000/{self.region}/s3/aws4_request"
+            v2_scope = f"{query.get('AWSAccessKeyId')}/00000000/{self.region}/s3/aws4_request"
+            credential = query.get("X-Amz-Credential") or v2_scope
             headers = {k: v for k, v in headers.items()}
             headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=-"
             token = query.get("X-Amz-Security-Token") or query.get("x-amz-security-token")
@@ -181,7 +207,7 @@ def enable(region: str = "us-east-1") -> AdminKeys:
             data=self.data,
             body=self.raw_body,
             headers=headers,
-            action=self._get_action(),
+            action=action or self._get_action(),
         )
         if not presigned:
             request.check_signature()
@@ -191,13 +217,11 @@ def enable(region: str = "us-east-1") -> AdminKeys:
 
     def authorize_tables(self: Any, resource: str = "*") -> None:
         body = getattr(self, "params", None) or (self.body if isinstance(self.body, dict) else {})
-        for arn in table_resources(body, self.region, self.current_account):
-            authorize(self, access_control.IAMRequest, arn)
+        for action, arn in table_actions(self._get_action(), body, self.region, self.current_account):
+            authorize(self, access_control.IAMRequest, arn, action)
 
     DynamoHandler._authenticate_and_authorize_normal_action = authorize_tables
-    LambdaResponse._determine_resource = lambda self: function_resource(
-        self.path, self.region, self.current_account
-    )
+    LambdaResponse._determine_resource = lambda self: function_resource(self.path, self.region, self.current_account)
 
     # 4. DryRun invocations: permission checked (before dispatch), nothing run.
     original_invoke = LambdaResponse.invoke

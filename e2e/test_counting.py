@@ -38,7 +38,7 @@ def test_one_worker_counts_exactly(stack: DeployedStack, ground_truth: GroundTru
 def test_three_workers_count_exactly(stack: DeployedStack, ground_truth: GroundTruthSimulator) -> None:
     prefix = f"count3-{uuid.uuid4().hex[:6]}"
     rows = _rows(prefix, "Lobster", 5)
-    seed_round(stack, rows)
+    ((_, items),) = seed_round(stack, rows)
     a, b = _url(stack, rows[1]), _url(stack, rows[4])
     # worker 1 rejects a; worker 2 rejects a and b; worker 3 accepts everything.
     rejects = {1: {a}, 2: {a, b}, 3: set()}
@@ -56,7 +56,8 @@ def test_three_workers_count_exactly(stack: DeployedStack, ground_truth: GroundT
         assert len(votes) == 3
     (summary,) = result.consolidated("bulkqa").values()
     assert len(summary["workers"]) == 3
-    by_url = {image["s3_image_url"]: image for image in summary["images"]}
+    # The consolidated content names images by index on the page (the table holds the rest).
+    by_url = {items[image["index"]].s3_image_url: image for image in summary["images"]}
     assert (by_url[a]["WorkerConfirmCount"], by_url[a]["WorkerDisconfirmCount"]) == (1, 2)
 
 

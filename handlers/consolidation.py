@@ -111,7 +111,7 @@ def merge_dataset_objects(payload: Sequence[Any]) -> list[DatasetObject]:
         else:
             log(LOGGER, logging.WARNING, "repeated datasetObjectId merged", datasetObjectId=obj.dataset_object_id)
             merged[obj.dataset_object_id] = DatasetObject(
-                first.dataset_object_id, first.data_object, first.annotations + obj.annotations
+                first.dataset_object_id, first.data_object, first.annotations + obj.annotations, first.position
             )
     return list(merged.values())
 
@@ -281,7 +281,8 @@ def _resolve_pages(s3: Any, objects: Sequence[DatasetObject]) -> dict[str, Page]
                 raise parsed
             pages[obj.dataset_object_id] = parsed
         except (ObjectUnreadableError, ValueError) as err:
-            log(LOGGER, logging.ERROR, f"dataset object skipped: {err}", datasetObjectId=obj.dataset_object_id)
+            fields = {"datasetObjectId": obj.dataset_object_id, "position": obj.position}
+            log(LOGGER, logging.ERROR, f"dataset object skipped: {err}", **fields)
     return pages
 
 

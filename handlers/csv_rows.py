@@ -54,6 +54,7 @@ __all__ = [
     "ParsedCsv",
     "RowProblem",
     "decode_csv",
+    "iter_label_csv",
     "parse_delimiter",
     "parse_label_csv",
 ]
@@ -161,7 +162,7 @@ class ParsedCsv:
 def parse_delimiter(value: str) -> str:
     """``--delimiter``: one character, or ``comma``/``semicolon``/``tab``/``\\t``/``pipe``."""
     text = _DELIMITER_NAMES.get(value.strip().lower(), value) if value.strip() else value
-    if len(text) != 1 or text in "\"\r\n" or text.isalnum():
+    if len(text) != 1 or text in '"\r\n' or text.isalnum():
         raise ValueError(
             f"delimiter {value!r} is not usable: give one character such as ',' ';' or 'tab' (not a quote, "
             "letter, digit or line break)"
@@ -185,10 +186,15 @@ def _chunks(data: Any) -> Iterator[bytes | str]:
             yield view[start : start + CHUNK_SIZE]
         return
     read = getattr(data, "read", None)
-    if read is None:
-        raise TypeError(f"expected bytes, str or a readable stream, got {type(data).__name__}")
-    while chunk := read(CHUNK_SIZE):
-        yield chunk
+    if read is not None:
+        while chunk := read(CHUNK_SIZE):
+            yield chunk
+        return
+    try:
+        pieces = iter(data)
+    except TypeError:
+        raise TypeError(f"expected bytes, str, a stream or an iterable of them, got {type(data).__name__}") from None
+    yield from (piece for piece in pieces if piece)
 
 
 def _decode_error(err: UnicodeDecodeError, newlines_before: int, source: str) -> CsvFormatError:
@@ -278,6 +284,10 @@ def _check_label(raw: str) -> tuple[str | None, str | None]:
     return label, None
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
 def _digest(image: str, label: str) -> int:
     """96 bits of BLAKE2b: the duplicate check keeps this, not the strings (constant memory per pair)."""
     return int.from_bytes(hashlib.blake2b(f"{image}\x00{label}".encode(), digest_size=12).digest(), "big")
@@ -298,7 +308,8 @@ class LabelCsvReader:
     100 if the user said so; None means 100, and ``scale_problem()`` reports a file whose
     confidences all look like 0-1 fractions. ``image_check(path) -> reason | None`` refuses rows
     whose (normalised) image path the image source cannot take. ``on_problem`` receives each
-    problem instead of keeping it in ``problems`` (for a caller that streams them out).
+    problem instead of keeping it in ``problems`` (for a caller that streams them out). ``stats``:
+    a fresh ``CsvStats`` to fill instead of a new one (so a caller holds it before iterating).
     """
 
     def __init__(
@@ -311,12 +322,15 @@ class LabelCsvReader:
         confidence_scale: int | None = None,
         image_check: Callable[[str], str | None] | None = None,
         on_problem: Callable[[RowProblem], None] | None = None,
+        stats: CsvStats | None = None,
     ) -> None:
         self.source = source
         self.threshold = threshold
         self.problems: list[RowProblem] = []
         self.below_threshold: dict[str, int] = {}
-        self.stats = CsvStats(confidence_scale=confidence_scale or 100, scale_given=confidence_scale is not None)
+        self.stats = stats if stats is not None else CsvStats()
+        self.stats.confidence_scale = confidence_scale or 100
+        self.stats.scale_given = confidence_scale is not None
         if confidence_scale not in (None, 1, 100):
             raise ValueError(f"confidence scale must be 1 or 100, got {confidence_scale!r}")
         self._image_check = image_check
@@ -334,7 +348,7 @@ class LabelCsvReader:
             yield self.stats.physical_lines, text
 
     def _read_header(self, delimiter: str | None) -> None:
-        for number, text in self._physical:
+        for number, text in self._physical:  # noqa: B007 - the header's line number is used below
             self.stats.header_lines += 1
             if text.strip(" \t\r\n,;"):
                 break
@@ -387,10 +401,33 @@ class LabelCsvReader:
     # -- records --------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[LabelRow]:
+        """The rows at or above the threshold; problems go to ``problems`` (or ``on_problem``)."""
+        for event in self.events():
+            if isinstance(event, RowProblem):
+                if self._on_problem is not None:
+                    self._on_problem(event)
+                else:
+                    self.problems.append(event)
+            elif event.confidence >= self.threshold:
+                yield event
+
+    def events(self) -> Iterator[LabelRow | RowProblem]:
+        """Every valid row (whatever its confidence) and every problem, in file order.
+
+        ``below_threshold`` and ``stats`` are kept up to date either way; ``problems`` is filled only
+        by iterating the reader itself.
+        """
         if self._started:
             raise RuntimeError("a LabelCsvReader is iterated once")
         self._started = True
-        return self._rows()
+        for event in self._events():
+            if isinstance(event, LabelRow):
+                if event.confidence < self.threshold:
+                    self.below_threshold[event.label] = self.below_threshold.get(event.label, 0) + 1
+                    self.stats.below_threshold_rows += 1
+                else:
+                    self.stats.queued_rows += 1
+            yield event
 
     def _records(self) -> Iterator[tuple[list[tuple[int, str]], list[str] | None]]:
         """(the physical lines of one record, its fields or None if the csv module refused it)."""
@@ -413,13 +450,13 @@ class LabelCsvReader:
             if pending:
                 yield list(pending), fields
 
-    def _rows(self) -> Iterator[LabelRow]:
+    def _events(self) -> Iterator[LabelRow | RowProblem]:
         for lines, fields in self._records():
             if len(lines) == 1:
                 number, text = lines[0]
                 if fields is None:
                     self._count_row(1)
-                    self._problem(number, f"a field is longer than {csv.field_size_limit()} characters")
+                    yield self._problem(number, f"a field is longer than {csv.field_size_limit()} characters")
                 elif self._ends_in_quote(text) and any(f.strip() for f in fields):
                     # The record ended with the file while a quote was still open.
                     self._count_row(1)
@@ -429,7 +466,7 @@ class LabelCsvReader:
             else:
                 yield from self._spanning(lines, fields)
 
-    def _spanning(self, lines: list[tuple[int, str]], fields: list[str] | None) -> Iterator[LabelRow]:
+    def _spanning(self, lines: list[tuple[int, str]], fields: list[str] | None) -> Iterator[LabelRow | RowProblem]:
         """A record over several lines: one bad row, or a runaway quote whose lines are read again."""
         first, last = lines[0][0], lines[-1][0]
         closes_on_last = fields is not None and lines[-1][1].count('"') % 2 == 1
@@ -441,7 +478,7 @@ class LabelCsvReader:
         self.stats.runaway_quotes += 1
         self._count_row(1)
         limit = "" if fields is not None else f", past the {csv.field_size_limit():,}-character field limit"
-        self._problem(
+        yield self._problem(
             first,
             f"unclosed quote: the quoted field opened on this line ran on over lines {first + 1}-{last}{limit}; "
             "those lines were read as rows of their own",
@@ -468,16 +505,16 @@ class LabelCsvReader:
         fields = self._split(text)
         return fields is not None and len(fields) >= self.width
 
-    def _line_alone(self, number: int, text: str) -> Iterator[LabelRow]:
+    def _line_alone(self, number: int, text: str) -> Iterator[LabelRow | RowProblem]:
         fields = self._split(text)
         if fields is not None and not any(f.strip() for f in fields):
             self.stats.blank_lines += 1
             return
         self._count_row(1)
         if fields is None:
-            self._problem(number, f"a field is longer than {csv.field_size_limit()} characters")
+            yield self._problem(number, f"a field is longer than {csv.field_size_limit()} characters")
         elif text.count('"') % 2:
-            self._problem(number, "a quote out of place on this line (a quote must open and close a whole field)")
+            yield self._problem(number, "a quote out of place on this line (a quote must open and close a whole field)")
         else:
             yield from self._checked(number, fields)
 
@@ -485,15 +522,11 @@ class LabelCsvReader:
         self.stats.rows_read += 1
         self.stats.row_lines += lines
 
-    def _problem(self, line: int, reason: str, last_line: int | None = None) -> None:
+    def _problem(self, line: int, reason: str, last_line: int | None = None) -> RowProblem:
         self.stats.problem_rows += 1
-        problem = RowProblem(line, reason, last_line)
-        if self._on_problem is not None:
-            self._on_problem(problem)
-        else:
-            self.problems.append(problem)
+        return RowProblem(line, reason, last_line)
 
-    def _row(self, line: int, fields: list[str], last_line: int | None = None) -> Iterator[LabelRow]:
+    def _row(self, line: int, fields: list[str], last_line: int | None = None) -> Iterator[LabelRow | RowProblem]:
         span = (last_line or line) - line + 1
         if not any(f.strip() for f in fields):
             self.stats.blank_lines += span
@@ -503,20 +536,18 @@ class LabelCsvReader:
 
     def _checked(
         self, line: int, fields: list[str], *, last_line: int | None = None, unclosed: bool = False
-    ) -> Iterator[LabelRow]:
-        """Validate one counted row; yield it if it is queued."""
+    ) -> Iterator[LabelRow | RowProblem]:
+        """Validate one counted row; yield it, or its problem."""
         reason = self._reason(fields)
         if reason is None and unclosed:
             reason = "unclosed quote on this line (a quote must open and close a whole field)"
         if isinstance(reason, str):
             if last_line is not None:
                 reason += f" (a quoted field runs over lines {line}-{last_line})"
-            self._problem(line, reason, last_line)
+            yield self._problem(line, reason, last_line)
             return
         assert reason is None
-        row = self._valid_row(line, fields)
-        if row is not None:
-            yield row
+        yield self._valid_row(line, fields)
 
     def _reason(self, fields: list[str]) -> str | None:
         if len(fields) < self.width:
@@ -544,7 +575,7 @@ class LabelCsvReader:
     def _confidence(self, raw: str) -> tuple[float, bool]:
         return parse_confidence(raw, scale=self.stats.confidence_scale, decimal_comma=self.delimiter != ",")
 
-    def _valid_row(self, line: int, fields: list[str]) -> LabelRow | None:
+    def _valid_row(self, line: int, fields: list[str]) -> LabelRow | RowProblem:
         image = normalise_image_path(fields[self.image_at])
         label, _ = _check_label(fields[self.label_at])
         assert label is not None
@@ -552,12 +583,10 @@ class LabelCsvReader:
         if self._image_check is not None:
             refused = self._image_check(image)
             if refused:
-                self._problem(line, refused)
-                return None
+                return self._problem(line, refused)
         key = _digest(image, label)
         if key in self._first_seen:
-            self._problem(line, f"duplicate of line {self._first_seen[key]} ({image!r} labelled {label!r})")
-            return None
+            return self._problem(line, f"duplicate of line {self._first_seen[key]} ({image!r} labelled {label!r})")
         self._first_seen[key] = line
         stats = self.stats
         stats.valid_rows += 1
@@ -566,11 +595,6 @@ class LabelCsvReader:
         else:
             stats.plain_values += 1
             stats.max_plain_confidence = max(stats.max_plain_confidence or 0.0, confidence)
-        if confidence < self.threshold:
-            self.below_threshold[label] = self.below_threshold.get(label, 0) + 1
-            stats.below_threshold_rows += 1
-            return None
-        stats.queued_rows += 1
         return LabelRow(line, image, label, confidence)
 
     def scale_problem(self) -> str | None:
@@ -578,7 +602,7 @@ class LabelCsvReader:
         if not self.stats.looks_like_fractions:
             return None
         return (
-            f"every confidence in {self.source} is between 0 and 1 ({self.stats.plain_values:,} rows), so all "
+            f"every confidence in {self.source} is between 0 and 1 ({_rows(self.stats.plain_values)}), so all "
             f"would be below the threshold {self.threshold:g}: if they are fractions, run again with "
             "--confidence-scale 1 (or --confidence-scale 100 if they really are percentages)"
         )
@@ -610,3 +634,32 @@ def parse_label_csv(
         rows_read=reader.stats.rows_read,
         stats=reader.stats,
     )
+
+
+def iter_label_csv(
+    data: Any,
+    threshold: float,
+    *,
+    source: str = "CSV",
+    delimiter: str | None = None,
+    confidence_scale: int | None = None,
+    image_check: Callable[[str], str | None] | None = None,
+    stats: CsvStats | None = None,
+) -> Iterator[LabelRow | RowProblem]:
+    """Events of ``LabelCsvReader.events()``: every valid row (any confidence) and every problem.
+
+    For a caller that keeps its own tallies (the seed's ``iter_csv_rows``). ``data`` may be an
+    iterator of decoded lines. Pass ``stats`` to receive the reader's ``CsvStats`` (filled as the
+    file is read; complete when the iterator is exhausted). ``CsvFormatError`` is raised on the
+    first ``next()`` when the header cannot be read.
+    """
+    reader = LabelCsvReader(
+        data,
+        threshold,
+        source=source,
+        delimiter=delimiter,
+        confidence_scale=confidence_scale,
+        image_check=image_check,
+        stats=stats,
+    )
+    yield from reader.events()

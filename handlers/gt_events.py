@@ -64,6 +64,7 @@ class DatasetObject:
     dataset_object_id: str
     data_object: DataObjectRef
     annotations: tuple[Annotation, ...]
+    position: int = -1  # where it was in the payload list, for logs
 
 
 def _require_mapping(value: Any, what: str) -> dict[str, Any]:
@@ -131,4 +132,4 @@ def parse_dataset_object(entry: Any, position: int) -> DatasetObject:
         content = data.get("content")
         uri = next((data[k] for k in ANSWER_URI_KEYS if isinstance(data.get(k), str) and data[k]), None)
         annotations.append(Annotation(raw.get("workerId"), content, uri if content is None else None))
-    return DatasetObject(str(object_id), ref, tuple(annotations))
+    return DatasetObject(str(object_id), ref, tuple(annotations), position)

@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus
 
 from handlers.aws_clients import make_client
 from handlers.batch_store import read_s3_text
+from handlers.iam_wait import wait_for_access
 from handlers.image_sources import S3Images
 from handlers.logs import get_logger, log
 from handlers.s3_uri import parse_s3_uri
@@ -123,6 +124,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("csv"), str):
         raise ValueError('launch event must be {"csv": "s3://bucket/key.csv", ...} or an S3 notification for one CSV')
     s3, ddb = make_client("s3"), make_client("dynamodb")
+    csv_location = parse_s3_uri(event["csv"])  # IAM may lag a fresh deployment: see handlers.iam_wait
+    wait_for_access(lambda: s3.head_object(Bucket=csv_location.bucket, Key=csv_location.key), what=event["csv"])
     options = options_from_event(event, s3)
     target = _target(event, options)
     csv_uri = event["csv"]

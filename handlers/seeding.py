@@ -46,7 +46,15 @@ from botocore.exceptions import ClientError
 from handlers import csv_rows
 from handlers.csv_rows import CsvFormatError, LabelRow, RowProblem
 from handlers.dynamo_batches import get_all, put_absent_all, write_all
-from handlers.image_sources import ImageMissingError, ImageSource, LocalImages
+from handlers.image_sources import (
+    ImageMissingError,
+    ImageSource,
+    LocalImages,
+    LocalImageTally,
+    PathSample,
+    S3Images,
+    check_s3_images,
+)
 from handlers.round_store import (
     RoundMeta,
     RoundPart,
@@ -463,8 +471,8 @@ class _LineBudget:
 
 def _image_check(target: SeedTarget) -> Callable[[str], str | None] | None:
     """The image source's own check of a path, if it has one (refusals become row problems)."""
-    check = getattr(target.images, "check_path", None)
-    return check if callable(check) else None
+    check = getattr(target.images, "check", None)
+    return (lambda path: check(path, target.bucket)) if callable(check) else None
 
 
 def _images_spec(target: SeedTarget) -> str:
@@ -483,6 +491,7 @@ class _FirstPass:
     eligible: int  # rows at or above the threshold
     accepted: int
     missing_images: list[RowProblem]
+    sample: list[str] = field(default_factory=list)  # image paths for check_s3_images
 
 
 def _first_pass(
@@ -497,8 +506,8 @@ def _first_pass(
     budget = _LineBudget(round_name, options.batch_size)
     eligible = accepted = 0
     missing: list[RowProblem] = []
-    check_files = isinstance(target.images, LocalImages)
-    found = 0
+    files = LocalImageTally(target.images) if isinstance(target.images, LocalImages) else None
+    sample = PathSample()
     with csv.open() as raw:
         reader = _HashingStream(raw)
         for row in iter_csv_rows(reader, options, tally, source=csv.name, image_check=_image_check(target)):
@@ -507,11 +516,12 @@ def _first_pass(
             if options.accept_above is not None and options.accept_above.accepts(row.label, row.confidence):
                 accepted += 1
                 continue
-            if check_files:
-                if not (target.images.root / row.image).is_file():
-                    missing.append(RowProblem(row.line, f"image file {target.images.root / row.image} not found"))
+            if files is not None:
+                reason = files.see(row.image)  # lstat: a regular file inside the folder, no link, no FIFO
+                if reason is not None:
+                    missing.append(RowProblem(row.line, reason))
                     continue
-                found += 1
+            sample.add(row.image)
             budget.add(url, row.label, row.confidence)
         reader.sha.update(b"\x00options\x00")
     if tally.unaccounted_lines:
@@ -523,14 +533,10 @@ def _first_pass(
         raise CsvFormatError(tally.scale_problem)
     settings = {**options.result_options(), "images": _images_spec(target), "gold": _fingerprint(gold)}
     reader.sha.update(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-    if check_files and missing and not found:
-        listed = ", ".join(p.reason.removeprefix("image file ").removesuffix(" not found") for p in missing[:3])
-        raise ImagesNotFoundError(
-            f"0 of {len(missing):,} images found under {target.images} (e.g. {listed}): check --images; "
-            "nothing was written"
-        )
+    if files is not None and files.result.refused:
+        raise ImagesNotFoundError("\n".join([*files.result.lines(), "nothing was written"]))
     budget.check()
-    return _FirstPass(reader.sha.hexdigest(), tally, eligible, accepted, missing)
+    return _FirstPass(reader.sha.hexdigest(), tally, eligible, accepted, missing, sample.paths)
 
 
 def _staged(row: LabelRow, target: SeedTarget) -> _Row:
@@ -768,8 +774,13 @@ def run_seed(
     progress: Progress | None = None,
     gold: GoldPlacer | None = None,
     dry_run: bool = False,
+    verify_images: bool = False,
 ) -> SeedReport:
     """Seed one part of a round (see the module docstring); ``dry_run`` makes no AWS request at all.
+
+    ``verify_images`` (``bulkqa seed``): before anything is written, an S3 image source is checked
+    with ``check_s3_images`` (one listing, a HeadObject on a few sampled keys) and a wrong prefix
+    raises ``ImagesNotFoundError``. Local folders are always checked, in the first pass.
 
     Raises ``CsvFormatError`` (unreadable CSV), ``ManifestLineTooLongError`` (a page too long),
     ``RoundInputChangedError`` / ``ManifestConflictError`` (the round has another input), before
@@ -796,6 +807,10 @@ def run_seed(
 
     if first.eligible - len(first.missing_images) == 0:
         return report  # nothing to store: no request at all
+    if verify_images and isinstance(target.images, S3Images):
+        checked = check_s3_images(s3, target.images, first.sample)
+        if checked.refused:
+            raise ImagesNotFoundError("\n".join([*checked.lines(), "nothing was written"]))
 
     meta = read_round(ddb, target.table, round_name) if options.round else None
     if meta is not None:

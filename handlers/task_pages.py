@@ -48,20 +48,26 @@ class Page:
         return {"sourceRef": [entry.task_json() for entry in self.entries]}
 
 
+def _described(source: str) -> str:
+    """How messages name the batch: "batch file s3://..." for an object, "batch <where>" otherwise."""
+    return f"batch file {source}" if source.startswith("s3://") else f"batch {source}"
+
+
 def _legacy_entries(data: list[Any], source: str) -> tuple[BatchEntry, ...]:
+    where = _described(source)
     if not data:
-        raise ValueError(f"batch {source} must be a non-empty JSON list of items")
+        raise ValueError(f"{where} must be a non-empty JSON list of items")
     entries = []
     for position, entry in enumerate(data):
         if not isinstance(entry, dict):
-            raise ValueError(f"batch {source}: item {position} is not an object")
+            raise ValueError(f"{where}: item {position} is not an object")
         url, label, confidence = entry.get("s3_image_url"), entry.get("label"), entry.get("confidence")
         if not isinstance(url, str) or not url:
-            raise ValueError(f"batch {source}: item {position} has no s3_image_url")
+            raise ValueError(f"{where}: item {position} has no s3_image_url")
         if not isinstance(label, str) or not label:
-            raise ValueError(f"batch {source}: item {position} has no label")
+            raise ValueError(f"{where}: item {position} has no label")
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
-            raise ValueError(f"batch {source}: item {position} has no numeric confidence")
+            raise ValueError(f"{where}: item {position} has no numeric confidence")
         entries.append(BatchEntry(url, label, float(confidence)))
     return tuple(entries)
 
@@ -71,21 +77,22 @@ def parse_page(value: Any, *, source: str) -> Page:
 
     ``source`` is what an operator can find again: the batch file's URI, or the dataset object.
     """
+    where = _described(source)
     if isinstance(value, (bytes, bytearray)):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ValueError(f"batch {source} is not UTF-8 text: {err}") from err
+            raise ValueError(f"{where} is not UTF-8 text: {err}") from err
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise ValueError(f"batch {source} is not valid JSON: {err}") from err
+            raise ValueError(f"{where} is not valid JSON: {err}") from err
     if isinstance(value, list):
         return Page(source, _legacy_entries(value, source))
     if isinstance(value, dict):
-        document = parse_batch_document_json(value, source=f"batch {source}")
+        document = parse_batch_document_json(value, source=where)
         return Page(document.name, document.items, document)
     raise ValueError(
-        f"batch {source} must be a BulkQA batch document or a JSON list of items, got {type(value).__name__}"
+        f"{where} must be a BulkQA batch document or a JSON list of items, got {type(value).__name__}"
     )

@@ -7,14 +7,25 @@ from typing import Any, NamedTuple
 
 from bulkqa.analysis.records import Outcome, Policy, outcome
 
+ACCEPTED = "accepted"  # a round's pair accepted by threshold: not reviewed, exported with --only accepted
+
 
 class ExportRow(NamedTuple):
     image: str
     label: str
     confidence: float
-    outcome: Outcome
+    outcome: Outcome | str  # an Outcome, or ACCEPTED
     confirm: int
     disconfirm: int
+
+
+def export_order(rows: Iterable[ExportRow]) -> list[ExportRow]:
+    """Rows in a deterministic order: by label, then image (then the rest, for repeated pairs).
+
+    Why: the table is read by a parallel Scan whose pages arrive in any order; two exports of the
+    same data must be the same file, so that a diff shows only what changed.
+    """
+    return sorted(rows, key=lambda r: (r.label, r.image, r.confidence, str(r.outcome), r.confirm, r.disconfirm))
 
 
 def export_rows(

@@ -180,15 +180,22 @@
     document.body.setAttribute("data-crowd-preview-status", state);
   }
 
+  function metaContent(name) {
+    var meta = document.querySelector('meta[name="' + name + '"]');
+    return meta ? meta.getAttribute("content") || "" : "";
+  }
+
   function postAnswer(answer) {
     if (!/^https?:$/.test(location.protocol) || !window.fetch) {
       setStatus("Not sent: open the page through `bulkqa preview` to send answers.", "offline");
       return;
     }
     setStatus("Sending to the preview server…", "sending");
-    fetch("/submit", {
+    // The server names where this page's answer goes and the per-run token it requires: a page
+    // from any other origin cannot read either, so it cannot post votes.
+    fetch(metaContent("bulkqa-preview-submit") || "/submit", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-BulkQA-Token": metaContent("bulkqa-preview-token") },
       body: JSON.stringify(answer)
     }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
+from bulkqa.analysis.rounds import CellCounts, RoundReport
 from bulkqa.csv_safety import safe_writer
 from bulkqa.renderers.common import fmt_number
 
@@ -83,4 +84,41 @@ def report_rows(report: Report) -> list[list[str]]:
 def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     safe_writer(buffer).writerows(report_rows(report))
+    return buffer.getvalue()
+
+
+ROUND_COLUMNS = ("round_rows", "round_queued", "round_reused", "round_accepted", "round_sampled_out")
+
+
+def render_round_csv(rr: RoundReport) -> str:
+    """The report's rows with the round's counts by state per class (``summary`` rows: the round's totals).
+
+    The estimates and the review cost are in the other formats (json for scripts): they have a
+    shape of their own (one row per sampled cell; one set of figures per round).
+    """
+    rows = report_rows(rr.report)
+    by_label = {lp.label: lp.total for lp in rr.population.labels}
+
+    def counts(cell: CellCounts | None) -> list[str]:
+        if cell is None:
+            return [""] * len(ROUND_COLUMNS)
+        return [str(cell.rows), str(cell.queued), str(cell.reused), str(cell.accepted), str(cell.sampled_out)]
+
+    out = [[*rows[0], *ROUND_COLUMNS]]
+    for row in rows[1:]:
+        if row[0] == ROW_CLASS:
+            out.append([*row, *counts(by_label.get(row[1]))])
+        elif row[1] == rr.report.totals.label:
+            out.append([*row, *counts(rr.population.total)])
+        else:
+            out.append([*row, *counts(None)])
+    # Classes whose every pair was accepted or sampled out have no row in the report: add them.
+    reported = {c.label for c in rr.report.classes}
+    blanks = [""] * (len(rows[0]) - 2)
+    missing = [
+        [ROW_CLASS, lp.label, *blanks, *counts(lp.total)] for lp in rr.population.labels if lp.label not in reported
+    ]
+    out = [out[0], *sorted(out[1 : 1 + len(reported)] + missing, key=lambda r: r[1]), *out[1 + len(reported) :]]
+    buffer = io.StringIO()
+    safe_writer(buffer).writerows(out)
     return buffer.getvalue()

@@ -15,16 +15,26 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report, ThresholdStatus
+from bulkqa.analysis.rounds import RoundReport
 from bulkqa.renderers.common import (
+    ESTIMATE_HEADERS,
+    ESTIMATE_LEGEND,
     NA,
+    ROUND_POPULATION_HEADERS,
     THRESHOLD_HEADERS,
+    band_cell,
+    estimate_rows,
     fmt_class_threshold,
     fmt_pct,
     never,
+    round_lines,
+    round_population_rows,
+    round_population_total,
     summary_lines,
     threshold_legend,
     threshold_rows,
@@ -36,7 +46,7 @@ if TYPE_CHECKING:
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222;line-height:1.4}
 main{max-width:1200px;margin:0 auto;padding:1.5em 2em}
-.scroll{overflow-x:auto;max-width:100%;margin:1em 0;border:1px solid #e3e3e3}
+.scroll{overflow-x:auto;width:fit-content;max-width:100%;margin:1em 0}
 table{border-collapse:collapse;font-size:14px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0}td.l,th.l{text-align:left;white-space:normal;
@@ -157,6 +167,39 @@ def reliability_plot(report: Report) -> str:
     return _png(fig)
 
 
+def _classes_table(report: Report) -> str:
+    """One compact row per class: totals, %correct, threshold -- readable without scrolling."""
+    headers = ("Label", "Reviewed", "Confirmed", "Disconfirmed", "Split", "Unreviewed", "%Correct", "Threshold")
+    head = "".join(f"<th{' class=l' if i == 0 else ''}>{h}</th>" for i, h in enumerate(headers))
+
+    def cells(c: ClassRow) -> list[str]:
+        counts = (c.total, c.confirmed, c.disconfirmed, c.split, c.unreviewed)
+        return [_td(c.label, "l"), *(_td(str(v)) for v in counts), _td(fmt_pct(c.pct_correct))]
+
+    rows = [
+        "<tr>" + "".join(cells(c)) + _td(fmt_class_threshold(report, c), _threshold_css(report, c)) + "</tr>"
+        for c in report.classes
+    ]
+    avg = report.class_average
+    foot = "<tr class='totals'>" + "".join(cells(report.totals)) + _td("") + "</tr>"
+    foot += "<tr class='avg'>" + _td(CLASS_AVERAGE_LABEL, "l") + _td("") * 5 + _td(fmt_pct(avg.pct_correct))
+    foot += _td("") + "</tr>"
+    return _scroll(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody><tfoot>{foot}</tfoot></table>")
+
+
+def _band_matrix(report: Report) -> str:
+    head = "<th class='l'>Label</th>" + "".join(f"<th>{escape(b)}</th>" for b in report.bands.labels())
+
+    def cells(c: ClassRow) -> str:
+        return _td(c.label, "l") + "".join(_td(band_cell(b.pct_correct, b.total)) for b in c.bands)
+
+    rows = "".join(f"<tr>{cells(c)}</tr>" for c in report.classes)
+    avg = report.class_average
+    foot = f"<tr class='totals'>{cells(report.totals)}</tr><tr class='avg'>" + _td(CLASS_AVERAGE_LABEL, "l")
+    foot += "".join(_td(fmt_pct(b.pct_correct)) for b in avg.bands) + "</tr>"
+    return _scroll(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody><tfoot>{foot}</tfoot></table>")
+
+
 def _results_table(report: Report) -> str:
     bands = report.bands.labels()
     head1 = "<tr><th class='l' rowspan='2'>Label</th>" + "".join(
@@ -186,7 +229,7 @@ def _results_table(report: Report) -> str:
 
 
 def _thresholds_table(report: Report) -> str:
-    head = "".join(f"<th>{name}</th>" for name in THRESHOLD_HEADERS)
+    head = "".join(f"<th{' class=l' if name in {'Label', 'Warning'} else ''}>{name}</th>" for name in THRESHOLD_HEADERS)
     rows = []
     walk_column, warning_column = THRESHOLD_HEADERS.index("Band walk"), THRESHOLD_HEADERS.index("Warning")
     for c, cells in zip(report.classes, threshold_rows(report), strict=True):
@@ -211,17 +254,21 @@ def _calibration_table(report: Report) -> str:
     )
 
 
-def render_html(report: Report, extra: str = "") -> str:
-    """The whole page; ``extra`` is more HTML (already escaped) for the end, e.g. a round's section."""
+def render_html(report: Report, extra: str = "", lead: str = "") -> str:
+    """The whole page. ``lead`` (after the title) and ``extra`` (at the end) are more HTML, already
+    escaped: a round's section, the workers' section (issue 16)."""
     summary = "".join(f"<p>{escape(line)}</p>" for line in summary_lines(report))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>BulkQA report</title><style>{STYLE}</style></head>
 <body><main>
 <h1>BulkQA report</h1>
+{lead}
 {summary}
 <h2>QA results</h2>
-{_results_table(report)}
+{_classes_table(report)}
 <p class="legend">{escape(threshold_legend(report))}</p>
+<h3>%Correct by confidence band (n = reviewed)</h3>
+{_band_matrix(report)}
 <h2>Thresholds</h2>
 <p>Band walk: from the highest band down, a band passes if it is empty or incorrect &le;
 {report.max_fp_ratio:g} &times; confirmed; the first failing band's upper bound is the threshold
@@ -232,5 +279,35 @@ which the reviewed images still reach {report.target_precision:.1f}% precision, 
 <h2>Calibration</h2>
 {_calibration_table(report)}
 <img alt="Reliability diagram" src="{reliability_plot(report)}">
+<h2>Full results table</h2>
+<p>The method's own layout: per band the total, the incorrect and the %correct.</p>
+{_results_table(report)}
 {extra}</main></body></html>
 """
+
+
+def _simple_table(headers: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[str] | None = None) -> str:
+    head = "".join(f"<th{' class=l' if i == 0 else ''}>{escape(h)}</th>" for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(_td(c, "l" if i == 0 else "") for i, c in enumerate(r)) + "</tr>" for r in rows)
+    tail = ""
+    if foot is not None:
+        tail = "<tfoot><tr class='totals'>" + "".join(_td(c, "l" if i == 0 else "") for i, c in enumerate(foot))
+        tail += "</tr></tfoot>"
+    return _scroll(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{tail}</table>")
+
+
+def round_html(rr: RoundReport) -> str:
+    """The round's section: what was not reviewed and why, the estimates, the cost saved."""
+    out = [f"<h2>Round {escape(rr.info.name)}</h2>"]
+    out += [f"<p>{escape(line)}</p>" for line in round_lines(rr)]
+    out.append("<h3>Pairs by state</h3>")
+    out.append(_simple_table(ROUND_POPULATION_HEADERS, round_population_rows(rr), round_population_total(rr)))
+    if rr.estimates:
+        out.append("<h3>Sampled cells: precision from the sample, extrapolated to the cell</h3>")
+        out.append(_simple_table(ESTIMATE_HEADERS, estimate_rows(rr, rr.population.bands)))
+        out.append(f"<p class='legend'>{escape(ESTIMATE_LEGEND)}</p>")
+    return "\n".join(out)
+
+
+def render_round_html(rr: RoundReport) -> str:
+    return render_html(rr.report, lead=round_html(rr))

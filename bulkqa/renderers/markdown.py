@@ -9,12 +9,20 @@ called ``TOTALS`` is plain text in the class rows.
 from __future__ import annotations
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
+from bulkqa.analysis.rounds import RoundReport
 from bulkqa.renderers.common import (
+    ESTIMATE_HEADERS,
+    ESTIMATE_LEGEND,
     NA,
+    ROUND_POPULATION_HEADERS,
     THRESHOLD_HEADERS,
+    estimate_rows,
     fmt_class_threshold,
     fmt_pct,
     md_text,
+    round_lines,
+    round_population_rows,
+    round_population_total,
     summary_lines,
     threshold_legend,
     threshold_rows,
@@ -87,3 +95,23 @@ def render_markdown(report: Report) -> str:
                 )
             )
     return "\n".join(out) + "\n"
+
+
+def round_markdown(rr: RoundReport) -> str:
+    """The round's section: what was not reviewed and why, the estimates, the cost saved."""
+    out = [f"## Round {md_text(rr.info.name)}", ""]
+    out += [f"{md_text(line)}  " for line in round_lines(rr)]
+    out += ["", "### Pairs by state", "", _row(list(ROUND_POPULATION_HEADERS)), "|---|---:|---:|---:|---:|---:|---:|"]
+    out += [_row(row) for row in round_population_rows(rr)]
+    total = [md_text(cell) for cell in round_population_total(rr)]
+    out.append(_row([f"**{cell}**" for cell in total], raw=ALL))
+    if rr.estimates:
+        out += ["", "### Sampled cells: precision from the sample, extrapolated to the cell", ""]
+        out += [_row(list(ESTIMATE_HEADERS)), "|---|---|---:|---:|---:|---:|"]
+        out += [_row(row) for row in estimate_rows(rr, rr.population.bands)]
+        out += ["", f"*{md_text(ESTIMATE_LEGEND)}*"]
+    return "\n".join(out) + "\n\n"
+
+
+def render_round_markdown(rr: RoundReport) -> str:
+    return round_markdown(rr) + render_markdown(rr.report)

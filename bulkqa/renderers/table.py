@@ -29,11 +29,20 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkqa.analysis import CLASS_AVERAGE_LABEL, ClassRow, Report
+from bulkqa.analysis.rounds import RoundReport
 from bulkqa.renderers.common import (
+    ESTIMATE_HEADERS,
+    ESTIMATE_LEGEND,
     NA,
+    ROUND_POPULATION_HEADERS,
+    band_cell,
+    estimate_rows,
     fmt_class_threshold,
     fmt_exact,
     fmt_pct,
+    round_lines,
+    round_population_rows,
+    round_population_total,
     summary_lines,
     threshold_legend,
 )
@@ -155,10 +164,6 @@ def classes_grid(report: Report) -> Grid:
     return grid
 
 
-def band_cell(pct_correct: float | None, total: int) -> str:
-    return NA if pct_correct is None else f"{fmt_pct(pct_correct)} n={total}"
-
-
 class BandMatrix:
     """%Correct (n reviewed) per class and band, split into as many tables as the width needs."""
 
@@ -275,3 +280,33 @@ class _Null:
 
     def flush(self) -> None:
         pass
+
+
+def round_renderables(rr: RoundReport) -> list[RenderableType]:
+    """The round's own section: what was not reviewed and why, the estimates, the cost saved."""
+    parts: list[RenderableType] = [Text(line) for line in round_lines(rr)]
+    parts.append(Text(""))
+    grid = Grid(f"Round {rr.info.name}: pairs by state", ROUND_POPULATION_HEADERS)
+    for row in round_population_rows(rr):
+        grid.add_row([Text(row[0]), *row[1:]])
+    grid.add_section()
+    grid.add_row(round_population_total(rr), style="bold")
+    parts.append(grid)
+    if rr.estimates:
+        estimates = Grid("Sampled cells: precision from the sample, extrapolated to the cell", ESTIMATE_HEADERS)
+        for row in estimate_rows(rr, rr.population.bands):
+            estimates.add_row([Text(row[0]), *row[1:]])
+        estimates.note = Text(ESTIMATE_LEGEND, style="dim")
+        parts.append(estimates)
+    return parts
+
+
+def print_round_report(rr: RoundReport, console: Console) -> None:
+    """A round's report in a terminal: the round's section, then the ordinary report of its pairs."""
+    console.print(Group(*round_renderables(rr), renderable(rr.report)))
+
+
+def render_round_table(rr: RoundReport, width: int = DEFAULT_WIDTH) -> str:
+    console = Console(width=width, record=True, file=_Null(), color_system=None, force_terminal=False)
+    print_round_report(rr, console)
+    return console.export_text()

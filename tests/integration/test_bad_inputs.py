@@ -19,17 +19,22 @@ from typer.testing import CliRunner
 from bulkqa.cli import app
 from handlers import post_labeling, pre_labeling
 from handlers.batch_store import BatchNotFoundError
-from handlers.batching import QueueItem
 from handlers.csv_rows import CsvFormatError, decode_csv
 from handlers.gt_events import EventError
 from handlers.image_sources import S3Images
-from handlers.s3_uri import S3Uri
+from handlers.rounds import BatchEntry, is_pair_item, parse_batch_document_json
+from handlers.s3_uri import S3Uri, parse_s3_uri
 from handlers.seeding import SeedTarget, run_seed
 from tests.integration.support import counts, list_keys, scan_items, votes
 
 HEADER = b"image_local_path,label,confidence\n"
 GOOD_ROWS = b"good/a.jpg,Dog,95\ngood/b.jpg,Dog,90\ngood/c.jpg,Cat,85\n"  # lines 2-4
 GOOD = {("s3://src/good/a.jpg", "Dog"), ("s3://src/good/b.jpg", "Dog"), ("s3://src/good/c.jpg", "Cat")}
+
+
+def pair_keys(stack: Any) -> set[tuple[str, str]]:
+    """The (image, label) pair items: round and round-pair items share the table (rounds.is_pair_item)."""
+    return {key for key, item in scan_items(stack.ddb, stack.table).items() if is_pair_item(item)}
 
 
 def seed(stack: Any, data: bytes) -> Any:
@@ -71,7 +76,7 @@ def test_bad_csv_row_is_named_by_line_and_the_rest_loads_once(qa_stack: Any, var
     again = seed(qa_stack, data)  # run twice: nothing may be stored twice
 
     assert [(p.line, reason in p.reason) for p in report.problems] == [(5, True)], report.problems
-    assert set(scan_items(qa_stack.ddb, qa_stack.table)) == GOOD
+    assert pair_keys(qa_stack) == GOOD
     assert (report.items_written, again.items_written, again.items_existing) == (3, 0, 3)
     assert report.queued == again.queued == 3
 
@@ -172,7 +177,7 @@ def test_bad_pre_annotation_event_names_the_object(qa_stack: Any, variant: str) 
 class Consolidation:
     stack: Any
     batch_uri: str
-    items: list[QueueItem]
+    items: list[BatchEntry]
     logs: list[dict[str, Any]]
 
     def good_object(self) -> dict[str, Any]:
@@ -190,7 +195,8 @@ class Consolidation:
         return post_labeling.handler({**event, "payload": {"s3Uri": uri}})
 
     def stored_votes(self) -> dict[tuple[str, str], dict[str, str]]:
-        return {key: votes(item) for key, item in scan_items(self.stack.ddb, self.stack.table).items()}
+        items = scan_items(self.stack.ddb, self.stack.table).items()
+        return {key: votes(item) for key, item in items if is_pair_item(item)}
 
 
 class _Collect(logging.Handler):
@@ -205,14 +211,17 @@ class _Collect(logging.Handler):
 @pytest.fixture
 def consolidation(qa_stack: Any) -> Iterator[Consolidation]:
     seeded = seed(qa_stack, HEADER + b"good/a.jpg,Dog,95\ngood/b.jpg,Dog,90\n")
-    batch = seeded.batches[0]
-    uri = f"s3://{qa_stack.bucket}/{batch.key}"
+    manifest = parse_s3_uri(seeded.manifest_uri)
+    line = qa_stack.s3.get_object(Bucket=manifest.bucket, Key=manifest.key)["Body"].read().decode().splitlines()[0]
+    document = json.loads(line)["source"]  # the page, inline, as Ground Truth hands it over
+    uri = _put(qa_stack, "pages/dog-1.json", document)  # and as an object, so an entry can name it by s3Uri
+    page = parse_batch_document_json(json.loads(document), source=uri)
     logs: list[dict[str, Any]] = []
     handler = _Collect(logs)
     logger = logging.getLogger("bulkqa.post_labeling")
     logger.addHandler(handler)
     try:
-        yield Consolidation(qa_stack, uri, list(batch.items), logs)
+        yield Consolidation(qa_stack, uri, list(page.items), logs)
     finally:
         logger.removeHandler(handler)
 
@@ -272,9 +281,10 @@ def test_bad_payload_entry_is_skipped_by_position_and_the_good_one_counts_once(
     assert errors and all(message in log["message"] and place.items() <= log.items() for log in errors), errors
     stored = consolidation.stored_votes()
     assert all(v == {"w-good": "confirm"} for v in stored.values()), stored
-    assert all(
-        counts(item) == (1, 0) for item in scan_items(consolidation.stack.ddb, consolidation.stack.table).values()
-    )
+    pairs = [
+        item for item in scan_items(consolidation.stack.ddb, consolidation.stack.table).values() if is_pair_item(item)
+    ]
+    assert pairs and all(counts(item) == (1, 0) for item in pairs)
 
 
 FILE_PAYLOAD_CASES: dict[str, tuple[bytes | None, Any, type[Exception], str]] = {

@@ -38,14 +38,15 @@ from bulkqa.cli import app
 from bulkqa.qa_table import create_qa_table
 from e2e.moto_fidelity import serialise_dynamodb_writes
 from handlers import dynamo_batches
-from handlers.batching import QueueItem
 from handlers.consolidation import consolidate
 from handlers.dynamo_batches import MAX_ROUNDS, UnprocessedError
 from handlers.gt_events import parse_consolidation_event
 from handlers.image_sources import LocalImages, S3Images
+from handlers.rounds import BatchDocument, BatchEntry, is_pair_item
 from handlers.s3_uri import S3Uri
 from handlers.seeding import SeedTarget, run_seed
 from handlers.settings import ENV_TABLE_NAME, MANIFEST_KEY
+from handlers.vote_store import item_key
 from tests.conftest import REGION
 from tests.integration.support import counts, list_keys, read_object, scan_items, votes, write_images
 
@@ -367,19 +368,55 @@ def test_seed_survives_throttling_and_resets(
     injector.assert_every_fault_was_retried()
 
 
-def _batches(stack: Stack) -> list[tuple[str, list[QueueItem]]]:
-    from handlers.batching import parse_batch_document
-
-    keys = [k for k in _keys(stack) if k.startswith("batches/")]
-    return [(k, parse_batch_document(read_object(stack.s3, stack.bucket, k), source=k)) for k in keys]
+Page = tuple[str, list[BatchEntry]]  # (where the page lives: a batch file key or inline, its images)
 
 
-def verdict(worker: str, item: QueueItem) -> bool:
+def _pages(stack: Stack, rows: int, batch_size: int, labels: int) -> list[Page]:
+    """Pages as a seed writes them, built here so the vote tests depend on the contract, not the seed:
+    even pages are a round's inline batch documents (``inline:<json>``), odd ones release 0.1 batch
+    files in S3; the pair items exist as the data model describes."""
+    by_label: dict[str, list[BatchEntry]] = {}
+    for i in range(rows):
+        label = f"Label{i % labels}"
+        by_label.setdefault(label, []).append(BatchEntry(f"s3://source-images/img/{i:03d}.jpg", label, 90.0))
+    pages: list[Page] = []
+    for label, items in by_label.items():
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            n = len(pages)
+            if n % 2 == 0:
+                pages.append((f"inline:{BatchDocument('ft', 1, n + 1, label, tuple(chunk)).text()}", chunk))
+            else:
+                key = f"batches/{label.lower()}/batch-{n:05d}.json"
+                body = json.dumps([item.task_json() for item in chunk]).encode()
+                stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
+                pages.append((key, chunk))
+            for item in chunk:
+                stack.ddb.put_item(
+                    TableName=stack.table,
+                    Item={
+                        **item_key(item.s3_image_url, item.label),
+                        "confidence": {"N": "90"},
+                        "WorkerConfirmCount": {"N": "0"},
+                        "WorkerDisconfirmCount": {"N": "0"},
+                        "WorkerVotes": {"M": {}},
+                    },
+                )
+    return pages
+
+
+def data_object(stack: Stack, where: str) -> dict[str, str]:
+    if where.startswith("inline:"):
+        return {"content": where.removeprefix("inline:")}
+    return {"s3Uri": f"s3://{stack.bucket}/{where}"}
+
+
+def verdict(worker: str, item: BatchEntry) -> bool:
     """A fixed, per-(worker, image) verdict, so an answer repeated anywhere is the same answer."""
     return hashlib.sha256(f"{worker}|{item.s3_image_url}|{item.label}".encode()).digest()[0] % 3 != 0
 
 
-def answer(worker: str, items: list[QueueItem], flip: bool = False) -> dict[str, Any]:
+def answer(worker: str, items: list[BatchEntry], flip: bool = False) -> dict[str, Any]:
     content = {f"{it.label}-{i}": {"Confirmed": verdict(worker, it) != flip} for i, it in enumerate(items)}
     return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
 
@@ -395,17 +432,12 @@ def consolidation_event(stack: Stack, objects: list[dict[str, Any]], name: str) 
     }
 
 
-def seeded_stack(
-    endpoint: str, rows: int, batch_size: int, labels: int = 2
-) -> tuple[Stack, list[tuple[str, list[QueueItem]]]]:
+def seeded_stack(endpoint: str, rows: int, batch_size: int, labels: int = 2) -> tuple[Stack, list[Page]]:
     stack = new_stack(endpoint)
-    lines = ["image_local_path,label,confidence"] + [f"img/{i:03d}.jpg,Label{i % labels},90" for i in range(rows)]
-    target = SeedTarget(stack.bucket, stack.table, S3Images(S3Uri("source-images", "")), batch_size, 80.0)
-    run_seed("\n".join(lines) + "\n", target, s3=stack.s3, ddb=stack.ddb)
-    return stack, _batches(stack)
+    return stack, _pages(stack, rows, batch_size, labels)
 
 
-def expected_votes(answered: dict[str, list[tuple[str, list[QueueItem]]]]) -> dict[tuple[str, str], dict[str, str]]:
+def expected_votes(answered: dict[str, list[Page]]) -> dict[tuple[str, str], dict[str, str]]:
     """(url, label) -> {worker: verdict} from worker -> batches answered."""
     expected: dict[tuple[str, str], dict[str, str]] = {}
     for worker, batches in answered.items():
@@ -416,8 +448,17 @@ def expected_votes(answered: dict[str, list[tuple[str, list[QueueItem]]]]) -> di
     return expected
 
 
+def pair_items(stack: Stack) -> dict[tuple[str, str], dict[str, Any]]:
+    """The (image, label) items: worker-page records live in the same table."""
+    return {key: item for key, item in scan_items(stack.ddb, stack.table).items() if is_pair_item(item)}
+
+
+def worker_page_keys(stack: Stack) -> list[str]:
+    return sorted(key[1] for key, item in scan_items(stack.ddb, stack.table).items() if not is_pair_item(item))
+
+
 def assert_votes_exact(stack: Stack, expected: dict[tuple[str, str], dict[str, str]]) -> None:
-    items = scan_items(stack.ddb, stack.table)
+    items = pair_items(stack)
     for key, item in items.items():
         want = expected.get(key, {})
         assert votes(item) == want, key
@@ -433,11 +474,17 @@ def test_consolidation_survives_throttling_and_resets(endpoint: str, fast_retrie
     objects = [
         {
             "datasetObjectId": str(n),
-            "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key}"},
+            "dataObject": data_object(stack, key),
             "annotations": [answer(w, items) for w, done in workers.items() if (key, items) in done],
         }
         for n, (key, items) in enumerate(batches)
     ]
+    for n, obj in enumerate(objects):  # w-c's answers are stored in S3 (annotationData.s3Uri)
+        for annotation in obj["annotations"]:
+            if annotation["workerId"] == "w-c":
+                answer_key = f"answers/w-c/{n}.json"
+                stack.s3.put_object(Bucket=stack.bucket, Key=answer_key, Body=annotation["annotationData"]["content"])
+                annotation["annotationData"] = {"s3Uri": f"s3://{stack.bucket}/{answer_key}"}
     event = parse_consolidation_event(consolidation_event(stack, objects, "faulty"))
 
     injector, redelivery = FaultInjector(every=2), FaultInjector(every=2)
@@ -451,11 +498,58 @@ def test_consolidation_survives_throttling_and_resets(endpoint: str, fast_retrie
     assert_votes_exact(stack, expected_votes(workers))
     for kind in KINDS:  # reset-after on DynamoDB: a vote applied whose answer was lost
         assert injector.injected[("dynamodb", kind)] >= 1, (kind, injector.injected)
-    for kind in KINDS[:3]:  # S3: the payload and batch files read through SlowDown and resets
+    for kind in KINDS[:3]:  # S3: the payload, batch files and answers read through SlowDown and resets
         assert injector.injected[("s3", kind)] >= 1, (kind, injector.injected)
+    # One worker-page record per worker and inline (round) page, whatever the faults and redelivery.
+    inline_pages = [n for n, (key, _) in enumerate(batches) if key.startswith("inline:")]
+    assert worker_page_keys(stack) == sorted(
+        f"{w}#0001#{n + 1:05d}" for w, done in workers.items() for n in inline_pages if batches[n] in done
+    )
     injector.assert_every_fault_was_retried()
     redelivery.assert_every_fault_was_retried()
     assert redelivery.injected[("dynamodb", RESET_AFTER)] >= 1
+
+
+def test_per_image_votes_count_once_when_every_request_faults_after_a_partial_delivery(
+    endpoint: str, fast_retries: None
+) -> None:
+    """The per-image path under the worst luck: w1's answer was already counted by an earlier,
+    partial delivery; then every distinct request of the full delivery fails once (throttled,
+    reset before, reset after it was applied, no endpoint). Each image's update is refused for w1,
+    resent for w2 and w3, and a reset-after makes the resend itself refused: still once each."""
+    stack, pages = seeded_stack(endpoint, rows=8, batch_size=8, labels=1)
+    ((where, items),) = pages
+    assert where.startswith("inline:")
+    workers = ["w1", "w2", "w3"]
+    partial = consolidation_event(
+        stack,
+        [{"datasetObjectId": "0", "dataObject": data_object(stack, where), "annotations": [answer("w1", items)]}],
+        "p",
+    )
+    consolidate(stack.s3, stack.ddb, stack.table, parse_consolidation_event(partial))
+    full = [
+        {
+            "datasetObjectId": "0",
+            "dataObject": data_object(stack, where),
+            "annotations": [answer(w, items) for w in workers],
+        }
+    ]
+    event = parse_consolidation_event(consolidation_event(stack, full, "full"))
+
+    injector = FaultInjector(every=1)
+    s3, ddb = faulty_clients(endpoint, injector)
+    response = consolidate(s3, ddb, stack.table, event)
+    clean = consolidate(stack.s3, stack.ddb, stack.table, event)
+
+    assert response == clean
+    assert_votes_exact(stack, expected_votes({w: pages for w in workers}))
+    assert worker_page_keys(stack) == [f"{w}#0001#00001" for w in workers]
+    assert all(injector.injected[("dynamodb", kind)] >= 1 for kind in KINDS), injector.injected
+    injector.assert_every_fault_was_retried()
+    summary = response[0]["consolidatedAnnotation"]["content"]["qa"]
+    assert [image["votes"] for image in summary["images"]] == [
+        "".join("c" if verdict(w, item) else "d" for w in workers) for item in items
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -703,7 +797,7 @@ def test_concurrent_overlapping_consolidations_count_each_vote_once(
     # Invocation i: two batches, two workers; every batch is answered by several workers, and
     # (worker, batch) pairs turn up in more than one invocation (redelivery, overlap).
     plan = [([i % 3, (i + 1) % 3], [workers[i % 4], workers[(i + 1) % 4]]) for i in range(8)]
-    answered: dict[str, list[tuple[str, list[QueueItem]]]] = {}
+    answered: dict[str, list[Page]] = {}
     events = []
     for i, (batch_numbers, who) in enumerate(plan):
         objects = []
@@ -712,7 +806,7 @@ def test_concurrent_overlapping_consolidations_count_each_vote_once(
             objects.append(
                 {
                     "datasetObjectId": f"{b}",
-                    "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key}"},
+                    "dataObject": data_object(stack, key),
                     "annotations": [answer(w, items) for w in who],
                 }
             )
@@ -725,7 +819,7 @@ def test_concurrent_overlapping_consolidations_count_each_vote_once(
     # must win for every image, never both.
     key0, items0 = batches[0]
     for n, flip in enumerate((False, True)):
-        objects = [{"datasetObjectId": "0", "dataObject": {"s3Uri": f"s3://{stack.bucket}/{key0}"}}]
+        objects = [{"datasetObjectId": "0", "dataObject": data_object(stack, key0)}]
         objects[0]["annotations"] = [answer("worker-torn", items0, flip=flip)]
         events.append(consolidation_event(stack, objects, f"torn-{n}"))
 
@@ -752,7 +846,7 @@ def test_concurrent_overlapping_consolidations_count_each_vote_once(
     assert not any(thread.is_alive() for thread in threads)
 
     expected = expected_votes(answered)
-    items = scan_items(stack.ddb, stack.table)
+    items = pair_items(stack)
     for key, item in items.items():
         recorded = votes(item)
         torn = recorded.pop("worker-torn", None)

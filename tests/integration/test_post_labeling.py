@@ -428,7 +428,7 @@ def test_an_object_whose_batch_is_gone_is_left_out_and_the_others_count(qa_stack
     assert [entry["datasetObjectId"] for entry in response] == ["1"]
     assert table_counts(qa_stack, pages["sea-lion"].items) == [(1, 0), (1, 0), (0, 1)]
     skipped = [r.fields for r in log_records if r.getMessage().startswith("dataset object skipped")]
-    assert skipped == [{"datasetObjectId": "0"}]
+    assert skipped == [{"datasetObjectId": "0", "position": 0}]
 
 
 class DeniedS3:
@@ -484,7 +484,7 @@ def test_access_denied_on_a_batch_or_an_answer_skips_that_one_object(qa_stack, p
     assert table_counts(qa_stack, x.items) == [(0, 0)] * 25
     skipped = [(r.getMessage(), r.fields) for r in log_records if "skipped" in r.getMessage()]
     assert len(skipped) == 2
-    assert skipped[0][1] == {"datasetObjectId": "0"} and "AccessDenied" in skipped[0][0]
+    assert skipped[0][1] == {"datasetObjectId": "0", "position": 0} and "AccessDenied" in skipped[0][0]
     assert skipped[1][1] == {"datasetObjectId": "1", "workerId": "w2"} and "AccessDenied" in skipped[1][0]
 
 

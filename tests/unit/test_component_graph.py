@@ -13,6 +13,7 @@ import yaml
 
 from components import COMPONENT_TYPE, RESOURCE_TYPES, STACK_OUTPUTS, BulkQA, BulkQAArgs
 from components.mocks import MockedRun, StageConfig, run_program
+from components.naming import StackNames
 from handlers.settings import MANIFEST_KEY, OUTPUT_PREFIX, TEMPLATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,11 @@ def seeded_run(tmp_path_factory: pytest.TempPathFactory) -> MockedRun:
     csv = tmp_path_factory.mktemp("seed") / "labels.csv"
     csv.write_text("image,label,confidence\na.jpg,cat,91.5\n", encoding="utf-8")
     return run_program(lambda: BulkQA("qa", BulkQAArgs(seed_csv=str(csv))), stack="dev")
+
+
+def names(prefix: str, *, component: str = "qa", stack: str = "dev", project: str = "bulkqa") -> StackNames:
+    """The names the component derives (the mocks answer getRegion with us-east-1)."""
+    return StackNames.build(prefix=prefix, project=project, stack=stack, region="us-east-1", component=component)
 
 
 def component_of(run: MockedRun):
@@ -102,15 +108,15 @@ def test_outputs_resolve_to_the_created_resources(default_run: MockedRun) -> Non
     table = default_run.one(TABLE).state["name"]
     functions = {r.state["name"]: r.state["arn"] for r in default_run.of_type(FUNCTION)}
     gt_role = next(r for r in default_run.of_type(ROLE) if "sagemaker.amazonaws.com" in r.inputs["assumeRolePolicy"])
-    assert bucket.startswith("qa-dev-")
+    expected = names("qa-dev")
+    assert bucket.startswith(expected.bucket_prefix)
     assert outputs["bucket_name"] == bucket
-    assert outputs["table_name"] == table == "qa-dev-labels"
+    assert outputs["table_name"] == table == expected.table
     assert outputs["manifest_uri"] == f"s3://{bucket}/{MANIFEST_KEY}"
     assert outputs["ui_template_uri"] == f"s3://{bucket}/{TEMPLATE_KEY}"
     assert outputs["output_path"] == f"s3://{bucket}/{OUTPUT_PREFIX}"
-    assert outputs["launch_function_arn"] == functions["qa-dev-launch-LabelingFunction"]
-    assert outputs["pre_labeling_function_arn"] == functions["qa-dev-pre-LabelingFunction"]
-    assert outputs["post_labeling_function_arn"] == functions["qa-dev-post-LabelingFunction"]
+    for key in ("launch", "pre_labeling", "post_labeling"):
+        assert outputs[f"{key}_function_arn"] == functions[expected.function(key)]
     assert outputs["ground_truth_role_arn"] == gt_role.state["arn"]
     assert all(isinstance(v, str) and v for v in outputs.values())
 
@@ -125,18 +131,22 @@ def test_explicit_names_and_bucket() -> None:
     run = run_program(lambda: BulkQA("qa", BulkQAArgs(name_prefix="team-a", bucket_name="team-a-qa-images")))
     assert run.one(BUCKET).inputs["bucket"] == "team-a-qa-images"
     assert "bucketPrefix" not in run.one(BUCKET).inputs
-    assert run.one(TABLE).inputs["name"] == "team-a-labels"
+    expected = names("team-a")
+    assert expected.base.startswith("team-a-") and len(expected.base) == len("team-a-") + 8
+    assert run.one(TABLE).inputs["name"] == expected.table == f"{expected.base}-labels"
     assert sorted(r.inputs["name"] for r in run.of_type(FUNCTION)) == [
-        "team-a-launch-LabelingFunction",
-        "team-a-post-LabelingFunction",
-        "team-a-pre-LabelingFunction",
+        f"{expected.base}-post-LabelingFunction",
+        f"{expected.base}-pre-LabelingFunction",
+        f"{expected.base}-seed",
     ]
 
 
 def test_default_bucket_uses_an_s3_valid_prefix() -> None:
     run = run_program(lambda: BulkQA("QA_Stack", BulkQAArgs()), stack="Feature.Branch")
     prefix = run.one(BUCKET).inputs["bucketPrefix"]
-    assert prefix == "qa-stack-feature-branch-"
+    expected = names("QA-Stack-Feature-Branch", component="QA_Stack", stack="Feature.Branch")
+    assert prefix == expected.bucket_prefix == expected.base.lower() + "-"
+    assert prefix.startswith("qa-stack-feature-branch-")
     assert "bucket" not in run.one(BUCKET).inputs
 
 
@@ -144,7 +154,7 @@ def test_default_bucket_uses_an_s3_valid_prefix() -> None:
     ("args", "message"),
     [
         (BulkQAArgs(name_prefix="bad prefix!"), "name_prefix"),
-        (BulkQAArgs(name_prefix="x" * 41), "at most 40"),
+        (BulkQAArgs(name_prefix="x" * 33), "at most 32"),
         (BulkQAArgs(bucket_name="Not_A_Bucket"), "bucket name"),
         (BulkQAArgs(batch_size=0), "batch_size"),
         (BulkQAArgs(batch_size=101), "batch_size"),
@@ -211,7 +221,7 @@ def test_main_program_exports_every_output(stage: str, stage_runs: dict[str, Moc
     for attribute, export in STACK_OUTPUTS.items():
         assert run.exports[export] == registered[attribute]
         assert isinstance(run.exports[export], str) and run.exports[export]
-    assert run.exports["table_name"] == f"bulkqa-{stage}-labels"
+    assert run.exports["table_name"] == names(f"bulkqa-{stage}", component="bulkqa", stack=stage).table
     assert Counter(r.type for r in children(run)) == DEFAULT_COUNTS
 
 
@@ -326,33 +336,32 @@ def test_config_knobs_reach_the_component() -> None:
         },
     )
     assert component_of(run).name == "labels"
-    launch = next(f for f in run.of_type(FUNCTION) if "launch" in f.inputs["name"])
+    launch = run.one(FUNCTION, "labels-launch")
     variables = launch.inputs["environment"]["variables"]
     assert variables["BULKQA_BATCH_SIZE"] == "40"
     assert variables["BULKQA_CONFIDENCE_THRESHOLD"] == "90.5"
-    assert launch.inputs["name"] == "lbl-launch-LabelingFunction"
+    assert launch.inputs["name"] == names("lbl", component="labels", stack="test").function("launch")
     assert any("arn:aws:s3:::raw-images/*" in p.inputs["policy"] for p in run.of_type(ROLE_POLICY))
 
 
 # --- reuse: the source-based plugin package ------------------------------------------------------
 
 
-def test_plugin_manifest_names_the_provider_entry_point() -> None:
+def test_plugin_manifest_is_a_python_plugin_without_a_main_setting() -> None:
+    # PluginProject (pulumi/pulumi sdk/go/common/workspace/project.go) has runtime, packages,
+    # requiredPulumiVersion and template only: the engine runs the folder, i.e. __main__.py.
     manifest = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text())
-    runtime = manifest["runtime"]
-    assert (runtime["name"] if isinstance(runtime, dict) else runtime) == "python"
-    entry = ROOT / manifest["main"]
-    assert entry.is_file()
-    namespace = runpy.run_path(str(entry), run_name="bulkqa_provider_test")  # not "__main__": do not serve
-    assert namespace["component_provider_host"] is pulumi.provider.experimental.component_provider_host
-    assert namespace["BulkQA"] is BulkQA
-    assert namespace["PACKAGE_NAME"] == COMPONENT_TYPE.split(":")[0]
+    assert set(manifest) == {"runtime"}
+    assert manifest["runtime"]["name"] == "python"
+    assert manifest["runtime"]["options"] == {"toolchain": "pip", "virtualenv": ".venv"}
+    provider_entry = runpy.run_path(str(ROOT / "provider" / "__main__.py"), run_name="bulkqa_provider_test")
+    assert provider_entry["PACKAGE_NAME"] == COMPONENT_TYPE.split(":")[0]
 
 
 def _provider():
-    from pulumi.provider.experimental.component import ComponentProvider
+    from components.provider import BulkQAProvider
 
-    return ComponentProvider([BulkQA], "bulkqa", version="0.1.0")
+    return BulkQAProvider("0.1.0")
 
 
 def test_provider_schema_is_inferred_from_the_annotations() -> None:
@@ -368,7 +377,7 @@ def test_provider_schema_is_inferred_from_the_annotations() -> None:
     assert set(resource["inputProperties"]) == {
         "namePrefix", "bucketName", "batchSize", "confidenceThreshold", "logLevel", "tags", "logRetentionDays",
         "dataProtection", "versioning", "pointInTimeRecovery", "deletionProtection", "extraImageBuckets",
-        "workerTemplatePath", "seedCsv", "seedImages", "seedCopyImages",
+        "workerTemplatePath", "seedCsv", "seedImages", "seedCopyImages", "seedRound",
     }  # fmt: skip
     camel = {"".join(w.capitalize() if i else w for i, w in enumerate(a.split("_"))) for a in STACK_OUTPUTS}
     assert set(resource["properties"]) == camel
@@ -386,8 +395,8 @@ def test_provider_constructs_the_component_from_schema_inputs() -> None:
 
     run = run_program(program)
     assert component_of(run).name == "shared"
-    launch = next(f for f in run.of_type(FUNCTION) if "launch" in f.inputs["name"])
-    assert launch.inputs["name"] == "via-yaml-launch-LabelingFunction"
+    launch = run.one(FUNCTION, "shared-launch")
+    assert launch.inputs["name"] == names("via-yaml", component="shared").function("launch")
     assert launch.inputs["environment"]["variables"]["BULKQA_BATCH_SIZE"] == "10"
     assert set(box["result"].state) == {
         "bucketName", "tableName", "manifestUri", "uiTemplateUri", "outputPath", "launchFunctionArn",

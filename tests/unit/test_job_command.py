@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 import botocore.session
 import pytest
+import typer
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
@@ -125,6 +126,7 @@ def test_create_sends_the_request_the_service_model_accepts(outputs_file: Path, 
         "Quality",
         "--label-attribute-name",
         "qa-round-1",
+        "--no-check",
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == JOB_ARN
@@ -144,7 +146,9 @@ def test_service_error_exits_3(outputs_file: Path, sagemaker: Stubber) -> None:
     sagemaker.add_client_error(
         "create_labeling_job", "ResourceInUse", "Job already exists", expected_params=expected_request()
     )
-    result = invoke("create", "--outputs", str(outputs_file), "--name", "round-1", "--workteam-arn", WORKTEAM)
+    result = invoke(
+        "create", "--outputs", str(outputs_file), "--name", "round-1", "--workteam-arn", WORKTEAM, "--no-check"
+    )
     assert result.exit_code == 3 and "Job already exists" in result.stderr
 
 
@@ -300,3 +304,107 @@ def test_the_outputs_read_are_the_components_stack_outputs() -> None:
 
     assert set(job_command.REQUIRED_OUTPUTS) <= set(STACK_OUTPUTS.values())
     assert set(OUTPUTS) == set(STACK_OUTPUTS.values())
+
+
+# --- Workforce rules the service model does not carry -------------------------------------------
+
+PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+VENDOR = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/vendor-crowd/acme"
+
+
+def create_args(outputs_file: Path, *extra: str, team: str = WORKTEAM) -> list[str]:
+    return ["create", "--outputs", str(outputs_file), "--name", "round-1", "--workteam-arn", team, *extra]
+
+
+def test_workforce_from_the_arn() -> None:
+    assert job_command.workforce(PUBLIC) == "public"
+    assert job_command.workforce(VENDOR) == "vendor"
+    assert job_command.workforce(WORKTEAM) == "private"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("0.012", (0, 1, 2)), ("0.036", (0, 3, 6)), ("0.120", (0, 12, 0)), ("1.2", (1, 20, 0)), ("0.84", (0, 84, 0))],
+)
+def test_task_price(text: str, amount: tuple[int, int, int]) -> None:
+    price = job_command.task_price(text)["AmountInUsd"]
+    assert (price["Dollars"], price["Cents"], price["TenthFractionsOfACent"]) == amount
+
+
+@pytest.mark.parametrize("text", ["0.05", "0.013", "2.4", "free", "-0.012", "0"])
+def test_prices_the_api_does_not_list_are_refused(text: str) -> None:
+    with pytest.raises(typer.BadParameter, match=r"0\.012, 0\.024"):
+        job_command.task_price(text)
+
+
+def test_public_team_needs_a_price_and_the_content_declaration(outputs_file: Path) -> None:
+    result = invoke(*create_args(outputs_file, "--dry-run", team=PUBLIC))
+    assert result.exit_code == 2
+    assert "--price-per-task" in result.stderr and "--free-of-pii" in result.stderr
+    only_price = invoke(*create_args(outputs_file, "--dry-run", "--price-per-task", "0.036", team=PUBLIC))
+    assert only_price.exit_code == 2 and "--free-of-adult-content" in only_price.stderr
+    bad_price = invoke(
+        *create_args(outputs_file, "--dry-run", "--price-per-task", "0.05", "--free-of-pii", "--free-of-adult-content",
+                     team=PUBLIC)
+    )  # fmt: skip
+    assert bad_price.exit_code == 2 and "0.048" in bad_price.stderr
+
+
+def test_public_team_request(outputs_file: Path, sagemaker: Stubber) -> None:
+    request = expected_request(
+        WorkteamArn=PUBLIC,
+        TaskAvailabilityLifetimeInSeconds=job_command.DEFAULT_AVAILABILITY_PUBLIC,
+        PublicWorkforceTaskPrice={"AmountInUsd": {"Dollars": 0, "Cents": 3, "TenthFractionsOfACent": 6}},
+    )
+    request["InputConfig"]["DataAttributes"] = {
+        "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"]
+    }
+    sagemaker.add_response("create_labeling_job", {"LabelingJobArn": JOB_ARN}, expected_params=request)
+    result = invoke(
+        *create_args(outputs_file, "--price-per-task", "0.036", "--free-of-pii", "--free-of-adult-content",
+                     "--no-check", team=PUBLIC)
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert job_command.request_problems(request) == []
+
+
+@pytest.mark.parametrize(
+    ("team", "seconds", "ok"),
+    [
+        (PUBLIC, 43_200, True),
+        (PUBLIC, 43_201, False),
+        (WORKTEAM, 2_592_000, True),
+        (VENDOR, 2_592_000, True),
+        (WORKTEAM, 2_592_001, False),
+    ],
+)
+def test_availability_lifetime_per_workforce(outputs_file: Path, team: str, seconds: int, ok: bool) -> None:
+    public = ["--price-per-task", "0.012", "--free-of-pii", "--free-of-adult-content"] if team == PUBLIC else []
+    result = invoke(*create_args(outputs_file, "--dry-run", "--task-availability", str(seconds), *public, team=team))
+    assert (result.exit_code == 0) is ok, result.output
+    if ok:
+        assert json.loads(result.stdout)["HumanTaskConfig"]["TaskAvailabilityLifetimeInSeconds"] == seconds
+
+
+def test_price_is_refused_for_a_private_team(outputs_file: Path) -> None:
+    result = invoke(*create_args(outputs_file, "--dry-run", "--price-per-task", "0.012"))
+    assert result.exit_code == 2 and "public workforce" in result.stderr
+
+
+@pytest.mark.parametrize("description", ["Line one\nline two", "ends with a newline\n", "carriage\rreturn", "x\u2028y"])
+def test_multi_line_description_is_refused(outputs_file: Path, description: str) -> None:
+    result = invoke(*create_args(outputs_file, "--dry-run", "--description", description))
+    assert result.exit_code == 2
+    assert "TaskDescription" in result.stderr and "one line" in result.stderr
+
+
+def test_service_patterns_are_read_as_java_reads_them() -> None:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    human = model.operation_model("CreateLabelingJob").input_shape.members["HumanTaskConfig"]
+    pattern = human.members["TaskDescription"].metadata["pattern"]
+    assert pattern == ".+"
+    assert re.fullmatch(job_command.java_pattern(pattern), "one line")
+    assert not re.fullmatch(job_command.java_pattern(pattern), "two\nlines")
+    assert job_command.java_pattern(r"[.]\.x.") == r"[.]\.x" + job_command._JAVA_DOT
+    title = human.members["TaskTitle"].metadata["pattern"]
+    assert re.fullmatch(job_command.java_pattern(title), "Check\tthe labels")

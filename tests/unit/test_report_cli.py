@@ -176,29 +176,34 @@ def test_report_table_error_is_reported(runner: CliRunner, qa_stack) -> None:
     assert result.exit_code == 3 and "AWS error" in result.stderr
 
 
-def test_fast_columns_and_row_by_row_agree_and_keep_line_numbers(tmp_path: Path, monkeypatch) -> None:
-    """The chunked path of --input (numpy conversion) against the row-by-row path, over chunk edges."""
-    from bulkqa import results_source
+def test_columnar_and_row_by_row_agree_and_keep_line_numbers(tmp_path: Path) -> None:
+    """--input's columnar path (pyarrow) against the row-by-row path: the same report, the same
+    problems; a file with a bad row falls back to the row-by-row reading for its line numbers."""
     from bulkqa.analysis import build_report, build_report_from_columns
 
-    monkeypatch.setattr(results_source, "CHUNK_ROWS", 4)
     lines = ["image,label,confidence,WorkerConfirmCount,WorkerDisconfirmCount"]
     for i in range(20):
         lines.append(f"s3://b/{i}.jpg,L{i % 3},{80 + i},{i % 3},{i % 2}")
-    lines[7] = "s3://b/multi\nline.jpg,L1,90,1,0"  # a quoted field over two lines...
-    lines[7] = '"' + lines[7].replace(",", '",', 1)
+    lines[7] = '"s3://b/multi\nline.jpg",L1,90,1,0'  # a quoted field over two lines...
+    clean = tmp_path / "clean.csv"
+    clean.write_text("\n".join(lines) + "\n")
     lines[12] = "s3://b/bad.jpg,L1,oops,1,0"  # ...shifts the line number of this bad row by one
-    path = tmp_path / "r.csv"
-    path.write_text("\n".join(lines) + "\n")
+    dirty = tmp_path / "dirty.csv"
+    dirty.write_text("\n".join(lines) + "\n")
 
-    fast = CsvResults(path)
-    slow = CsvResults(path)
-    from_columns = build_report_from_columns(*fast.columns())
+    fast = CsvResults(clean)
+    columns = fast.columns()
+    assert fast.fast_path and fast.rows_read == 20 and not fast.problems
+    assert build_report_from_columns(*columns).to_json() == build_report(CsvResults(clean)).to_json()
+
+    fallback, slow = CsvResults(dirty), CsvResults(dirty)
+    from_columns = build_report_from_columns(*fallback.columns())
     from_records = build_report(slow)
+    assert not fallback.fast_path
     assert from_columns.to_json() == from_records.to_json()
     assert (
-        [str(p) for p in fast.problems]
+        [str(p) for p in fallback.problems]
         == [str(p) for p in slow.problems]
         == ["line 14: confidence 'oops' is not a number in 0-100"]
     )
-    assert fast.rows_read == slow.rows_read == 20
+    assert fallback.rows_read == slow.rows_read == 20

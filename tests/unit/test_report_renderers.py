@@ -337,4 +337,53 @@ def test_html_tables_scroll_in_their_own_box() -> None:
     text = render(fixture_report(bands=list(range(80, 101, 2))), Format.HTML)
     assert "max-width:1200px" in text and ".scroll{overflow-x:auto" in text
     tables = re.findall(r"<div class='scroll'><table>", text)
-    assert len(tables) == text.count("<table>") == 3
+    assert len(tables) == text.count("<table>") == 5  # classes, band matrix, thresholds, calibration, full
+
+
+def run_in_pty(args: list[str], columns: int) -> str:
+    """Run the CLI on a pseudo-terminal of ``columns`` columns, as a user's terminal would."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"}}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulkqa.cli", *args],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(main_fd)
+    assert proc.returncode == 0
+    text = b"".join(chunks).decode("utf-8")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_bulkqa_report_in_a_real_terminal(columns: int) -> None:
+    text = run_in_pty(["report", "--input", str(FIXTURES / "qa_results.csv")], columns)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert "…" not in text
+    for needle in ("Threshold", "100 (never)", "≥ 95", "[95, 100]", "92.3% n=13", "Wilson low", "9.74"):
+        assert needle in text, needle
