@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint unit e2e demo bench browser clean
+.PHONY: venv test lint unit integration e2e demo bench browser clean sandbox sandbox-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,14 +43,26 @@ lint: venv
 test: venv browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Unit tests only: pure logic, Stubber and CLI tests, no emulator (about a minute).
 unit: venv
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# Handlers, seed, doctor and preview against moto in-process (and the browser test).
+integration: venv
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 e2e: venv
 	$(BIN)/python -m pytest e2e $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python -m e2e.demo
+
+# The embedded emulator with the stack deployed, in the background: then `eval "$$(bulkqa sandbox env)"`.
+sandbox: venv
+	$(BIN)/bulkqa sandbox up
+
+sandbox-down: venv
+	$(BIN)/bulkqa sandbox down
 
 bench: venv
 	$(BIN)/python -m bench.run

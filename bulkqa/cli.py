@@ -29,6 +29,7 @@ from bulkqa.aws import aws_errors, describe_aws_error
 # Add a command here; nothing is imported until it is used.
 COMMANDS: dict[str, tuple[str, str]] = {
     "seed": ("bulkqa.seed_command", "seed"),
+    "rounds": ("bulkqa.rounds_command", "app"),
     "report": ("bulkqa.report_command", "report"),
     "export": ("bulkqa.export_command", "export"),
     "export-table": ("bulkqa.export_table_command", "export_table"),
@@ -37,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("bulkqa.doctor_command", "doctor"),
     "relabel": ("bulkqa.relabel_command", "app"),
     "workers": ("bulkqa.workers_command", "workers"),
+    "sandbox": ("bulkqa.sandbox_command", "app"),
+    "simulate": ("bulkqa.simulate_command", "simulate"),
 }
 HELP_OPTIONS = ["-h", "--help"]
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?:\s|$)", re.DOTALL)

@@ -27,7 +27,7 @@ import numpy as np
 # A vote count above this is refused (the report sums counts in int64; 2^53 is also the largest
 # whole number a JSON consumer such as JavaScript reads exactly). No review has that many votes.
 MAX_VOTES = 2**53
-BLOCK_BYTES = 1 << 20  # pyarrow's unit of parallel parsing; small blocks keep the peak memory low
+BLOCK_BYTES = 4 << 20  # pyarrow's unit of parallel parsing (and of streaming): bounds the strings alive
 
 # (labels, label_ids, confidence, confirm, disconfirm): what ``build_report_from_columns`` takes.
 ColumnSet = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -42,7 +42,7 @@ def _counts(column: Any) -> np.ndarray | None:
     """An int64 count column (nulls = no vote = 0) as numpy, or None if any count is out of range."""
     import pyarrow.compute as pc
 
-    values = pc.fill_null(column, 0).to_numpy()
+    values = (pc.fill_null(column, 0) if column.null_count else column).to_numpy()
     if len(values) and (values.min() < 0 or values.max() > MAX_VOTES):
         return None
     return values.astype(np.int64, copy=False)
@@ -68,15 +68,38 @@ def _images_present(column: Any) -> bool:
     return not pc.any(blank).as_py()
 
 
-def _label_ids(column: Any, strip: bool = True) -> tuple[list[str], np.ndarray] | None:
-    """Labels stripped exactly as ``str.strip`` does, numbered; None if one is null or blank.
+def physical_lines(path: Path) -> int:
+    """Lines as the csv module counts them (``\\r\\n``, ``\\r`` or ``\\n`` ends one), in 4 MiB reads.
 
-    The labels are dictionary-encoded, so the stripping runs in Python on the few distinct values,
-    not on a million rows; labels that differ only by surrounding spaces become one class. Labels
-    from the table (``strip=False``) are keys: taken as they are, like ``results_source.item_record``.
+    Why: a file with exactly one line per row (plus the header) has no blank line and no field
+    with a line break, which may be a stray quote that swallowed rows; comparing the two counts
+    costs one pass of ``bytes.count``, where looking for line breaks in a million paths costs more
+    than the whole parse. Any other file is left to the row-by-row reader.
+    """
+    breaks = 0
+    last = b""
+    previous_cr = False
+    with path.open("rb") as handle:
+        while chunk := handle.read(BLOCK_BYTES):
+            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if previous_cr and chunk[:1] == b"\n":
+                breaks -= 1  # a CRLF split across two reads
+            previous_cr = chunk[-1:] == b"\r"
+            last = chunk[-1:]
+    return breaks + (1 if last and last not in (b"\n", b"\r") else 0)
+
+
+def _label_ids(column: Any, strip: bool = True, names: dict[str, int] | None = None) -> np.ndarray | None:
+    """Label ids, numbering labels in ``names`` (first seen first); None if a label is null or blank.
+
+    Labels are stripped exactly as ``str.strip`` does. They are dictionary-encoded, so the stripping
+    runs in Python on the few distinct values, not on a million rows; labels that differ only by
+    surrounding spaces become one class. Labels from the table (``strip=False``) are keys: taken as
+    they are, like ``results_source.item_record``.
     """
     import pyarrow as pa
 
+    names = {} if names is None else names
     if column.null_count:
         return None
     if not pa.types.is_dictionary(column.type):
@@ -84,38 +107,64 @@ def _label_ids(column: Any, strip: bool = True) -> tuple[list[str], np.ndarray] 
     column = column.unify_dictionaries() if isinstance(column, pa.ChunkedArray) else column
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     if not chunks:
-        return [], np.zeros(0, np.int64)
-    names: dict[str, int] = {}
+        return np.zeros(0, np.int64)
     remap = []
     for value in chunks[0].dictionary.to_pylist():
         label = value.strip() if strip else value
-        if not label:
-            return None  # an empty label is a bad row: the row-by-row reader names it
+        if not label or (strip and ("\n" in label or "\r" in label)):
+            return None  # an empty label is a bad row, a line break maybe a stray quote: the row-by-row reader
         remap.append(names.setdefault(label, len(names)))
     table = np.asarray(remap, dtype=np.int64)
     indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks]
-    ids = table[np.concatenate(indices)] if indices else np.zeros(0, np.int64)
-    return list(names), ids
+    return table[np.concatenate(indices)] if indices else np.zeros(0, np.int64)
+
+
+Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def finish_part(
+    image: Any,
+    label: Any,
+    confidence: Any,
+    confirm: Any,
+    disconfirm: Any,
+    names: dict[str, int],
+    *,
+    table_keys: bool = False,
+) -> Part | None:
+    """Validate typed pyarrow columns as the row-by-row reader would: (ids, conf, c, d), or None.
+
+    ``names`` numbers the labels across parts. ``table_keys``: image and label are DynamoDB keys
+    (never empty, taken as they are).
+    """
+    if not table_keys and not _images_present(image):
+        return None
+    ids = _label_ids(label, strip=not table_keys, names=names)
+    conf = _confidence(confidence)
+    if ids is None or conf is None:
+        return None
+    c, d = _counts(confirm), _counts(disconfirm)
+    if c is None or d is None:
+        return None
+    return ids, conf, c, d
+
+
+def join_parts(names: dict[str, int], parts: Sequence[Part]) -> ColumnSet:
+    if not parts:
+        return empty_columns()
+    if len(parts) == 1:
+        return (list(names), *parts[0])
+    ids, conf, c, d = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return list(names), ids, conf, c, d
 
 
 def finish(
     image: Any, label: Any, confidence: Any, confirm: Any, disconfirm: Any, *, table_keys: bool = False
 ) -> ColumnSet | None:
-    """Validate typed pyarrow columns as the row-by-row reader would; the ColumnSet, or None.
-
-    ``table_keys``: image and label are DynamoDB keys (never empty, taken as they are).
-    """
-    if not table_keys and not _images_present(image):
-        return None
-    labelled = _label_ids(label, strip=not table_keys)
-    conf = _confidence(confidence)
-    if labelled is None or conf is None:
-        return None
-    c, d = _counts(confirm), _counts(disconfirm)
-    if c is None or d is None:
-        return None
-    labels, ids = labelled
-    return labels, ids, conf, c, d
+    """``finish_part`` of whole columns: the ColumnSet, or None."""
+    names: dict[str, int] = {}
+    part = finish_part(image, label, confidence, confirm, disconfirm, names, table_keys=table_keys)
+    return None if part is None else join_parts(names, [part])
 
 
 def csv_columns(path: Path, header_width: int, positions: Sequence[int]) -> ColumnSet | None:
@@ -133,8 +182,11 @@ def csv_columns(path: Path, header_width: int, positions: Sequence[int]) -> Colu
     types[names[i_conf]] = pa.float64()
     types[names[i_c]] = pa.int64()
     types[names[i_d]] = pa.int64()
+    names_seen: dict[str, int] = {}
+    parts: list[Part] = []
     try:
-        table = pacsv.read_csv(
+        # Streamed batch by batch: only one block's image strings are alive at a time.
+        reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -142,11 +194,20 @@ def csv_columns(path: Path, header_width: int, positions: Sequence[int]) -> Colu
                 column_types=types, null_values=[""], strings_can_be_null=False, quoted_strings_can_be_null=True
             ),
         )
+        rows = 0
+        for batch in reader:
+            part = finish_part(*(batch.column(i) for i in positions), names_seen)
+            if part is None:
+                return None
+            parts.append(part)
+            rows += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
         return None
-    columns = [table.column(names[i]) for i in positions]
-    del table
-    return finish(*columns)
+    finally:
+        pa.default_memory_pool().release_unused()
+    if physical_lines(path) != rows + 1:
+        return None  # a blank line or a field over several lines: the row-by-row reader decides
+    return join_parts(names_seen, parts)
 
 
 def jsonl_columns(path: Path, keys: Sequence[str]) -> ColumnSet | None:
@@ -158,17 +219,26 @@ def jsonl_columns(path: Path, keys: Sequence[str]) -> ColumnSet | None:
     schema = pa.schema(
         [(image, pa.string()), (label, pa.string()), (conf, pa.float64()), (c, pa.int64()), (d, pa.int64())]
     )
+    names_seen: dict[str, int] = {}
+    parts: list[Part] = []
     try:
-        table = pajson.read_json(
+        reader = pajson.open_json(  # streamed, as the CSV is
             path,
             read_options=pajson.ReadOptions(block_size=BLOCK_BYTES),
             parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
             ),
         )
+        for batch in reader:
+            part = finish_part(*(batch.column(key) for key in keys), names_seen)
+            if part is None:
+                return None
+            parts.append(part)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
         return None
-    return finish(*(table.column(key) for key in keys))
+    finally:
+        pa.default_memory_pool().release_unused()
+    return join_parts(names_seen, parts)
 
 
 def concat(parts: Sequence[ColumnSet]) -> ColumnSet:

@@ -5,15 +5,27 @@ with the crowd-html-elements script swapped for a local stand-in (``bulkqa/asset
 ``crowd-form``, ``crowd-card`` and ``crowd-checkbox`` and, on submit, produces the same JSON as
 Ground Truth's crowd-form. The answer is shown on the page and POSTed back here; with ``--post``
 it is handed to the post-labeling code exactly as Ground Truth would: a consolidation payload file
-written to the bucket, and a consolidation event pointing at it.
+written to the bucket, and a consolidation event pointing at it. With ``--round R`` it walks the
+round's tasks (its manifest parts), one page per task, as Ground Truth would hand them out.
+
+The server is local but a browser is not a trusted client: any web page the user has open can
+send requests to 127.0.0.1. So it answers only requests addressed to itself (``Host``, against DNS
+rebinding), takes answers only from its own page (``Origin``, a per-run token in a header, JSON
+content type, which forces a CORS preflight it never grants), and serves only files it chose:
+presigned ``s3://`` images, or local files inside the folder given on the command line (resolved,
+symlinks included, regular files only). Malformed requests get 400, never a traceback.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import mimetypes
 import re
+import secrets
+import signal
+import stat
 import struct
 import tempfile
 import threading
@@ -34,14 +46,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape as rich_escape
 
-from bulkqa.aws import clients
+from bulkqa.aws import clients, describe_aws_error
+from bulkqa.manifests import ManifestTask, choose_parts, list_round_parts, manifest_uri, read_tasks
 from bulkqa.rendering import CROWD_ELEMENTS_URL, UrlResolutionError, render_task, url_resolver
-from handlers.batch_store import BatchNotFoundError, load_batch
-from handlers.batching import QueueItem, parse_batch_document
+from handlers.batch_store import ObjectUnreadableError, load_batch
 from handlers.consolidation import consolidate
 from handlers.gt_events import DataObjectRef, parse_consolidation_event
 from handlers.s3_uri import S3UriError, parse_s3_uri
 from handlers.settings import OUTPUT_PREFIX
+from handlers.task_pages import parse_page
 from worker_template import read_template
 
 HOST = "127.0.0.1"
@@ -56,6 +69,10 @@ _CROWD_SCRIPT = re.compile(
     r"<script\b[^>]*\bsrc\s*=\s*([\"'])" + re.escape(CROWD_ELEMENTS_URL) + r"\1[^>]*>\s*</script>", re.IGNORECASE
 )
 _MAX_ANSWER_BYTES = 1 << 20
+TOKEN_HEADER = "X-BulkQA-Token"
+TOKEN_META = "bulkqa-preview-token"
+SUBMIT_META = "bulkqa-preview-submit"
+_TASK_PATH = re.compile(r"^/task/(\d{1,9})(/submit)?$")
 
 
 class PreviewError(Exception):
@@ -69,21 +86,24 @@ class PreviewError(Exception):
 class PreviewBatch:
     """One batch as the pre-labeling function would hand it to Ground Truth."""
 
-    items: list[QueueItem]
+    items: list[Any]  # QueueItem or handlers.rounds.BatchEntry
     source: str  # the path or s3:// URI it came from
     s3_uri: str | None  # set for a batch in S3
     base_dir: Path | None  # set for a local batch: relative image paths start here
+    inline: str | None = None  # a round's batch document: Ground Truth's dataObject.content
 
     @property
     def source_ref(self) -> list[dict[str, Any]]:
-        """``taskInput.sourceRef``: what the template sees as ``task.input.sourceRef``."""
-        return [item.to_json() for item in self.items]
+        """``taskInput.sourceRef``: what the template sees (never a gold item's known truth)."""
+        return [item.task_json() if hasattr(item, "task_json") else item.to_json() for item in self.items]
 
     @property
     def data_object(self) -> dict[str, str]:
-        """The batch as a Ground Truth data object: by reference, or inline for a local file."""
+        """The batch as a Ground Truth data object: by reference, or inline (a round's document)."""
         if self.s3_uri:
             return {"s3Uri": self.s3_uri}
+        if self.inline is not None:
+            return {"content": self.inline}
         return {"content": json.dumps(self.source_ref, ensure_ascii=False)}
 
     @property
@@ -102,10 +122,40 @@ def load_preview_batch(batch: str, s3: Any | None = None) -> PreviewBatch:
         path = Path(batch).expanduser()
         if not path.is_file():
             raise PreviewError(f"batch file {batch} does not exist")
-        items = parse_batch_document(path.read_bytes(), source=str(path))
-        return PreviewBatch(items, str(path), None, path.resolve().parent)
-    except (ValueError, BatchNotFoundError) as err:  # S3UriError and the batch parser's errors
+        page = parse_page(path.read_bytes(), source=str(path))
+        inline = page.document.text() if page.document is not None else None
+        return PreviewBatch(list(page.entries), str(path), None, path.resolve().parent, inline)
+    except (ValueError, ObjectUnreadableError) as err:  # S3UriError, the batch parser's, a missing object
         raise PreviewError(str(err)) from err
+
+
+def task_batch(task: ManifestTask) -> PreviewBatch:
+    """One task of a round's manifest, as the pre-labeling function would hand it to Ground Truth."""
+    assert task.page is not None
+    if task.source_ref is not None:  # release 0.1: a batch file named by source-ref
+        return PreviewBatch(list(task.page.entries), task.where, task.source_ref, None)
+    inline = task.page.document.text() if task.page.document is not None else None
+    return PreviewBatch(list(task.page.entries), task.where, None, None, inline)
+
+
+def local_image_path(path: Path, root: Path | None, source: str) -> Path:
+    """``path`` if it is a regular file inside ``root`` once resolved (symlinks followed), else
+    ``PreviewError``: the preview never serves a file the user did not put in that folder."""
+    if root is None:
+        raise PreviewError(
+            f"image {path} (from {source}) is a local file: preview serves local images only from "
+            "--images-dir DIR (or the folder of a local batch file)"
+        )
+    resolved, base = path.resolve(), root.resolve()
+    if not resolved.is_relative_to(base):
+        raise PreviewError(f"image {path} (from {source}) is outside {base}: not served")
+    try:
+        mode = resolved.stat().st_mode
+    except OSError as err:
+        raise PreviewError(f"image {path} (from {source}) does not exist") from err
+    if not stat.S_ISREG(mode):
+        raise PreviewError(f"image {path} (from {source}) is not a regular file: not served")
+    return resolved
 
 
 # --- The page ----------------------------------------------------------------------------------
@@ -135,20 +185,28 @@ def preview_document(rendered: str, stand_in_url: str = STAND_IN_URL) -> str:
 
 
 def build_page(
-    batch: PreviewBatch, template_text: str, s3: Any | None = None, *, autoescape: bool = True
+    batch: PreviewBatch,
+    template_text: str,
+    s3: Any | None = None,
+    *,
+    autoescape: bool = True,
+    images_root: Path | None = None,
+    url_prefix: str = "/images/",
 ) -> PreviewPage:
     """Render ``template_text`` for ``batch``; local images get ``/images/<n>.<ext>`` URLs on this server.
 
-    ``autoescape`` is Ground Truth's behaviour; tests turn it off to check the template on its own.
+    Local images must be regular files inside ``images_root`` (default: a local batch file's
+    folder; none for a batch from S3). ``autoescape`` is Ground Truth's behaviour; tests turn it
+    off to check the template on its own.
     """
     page = PreviewPage("")
     by_path: dict[Path, str] = {}
+    root = images_root if images_root is not None else batch.base_dir
 
     def local_url(path: Path) -> str:
+        path = local_image_path(path, root, batch.source)
         if path not in by_path:
-            if not path.is_file():
-                raise PreviewError(f"image {path} (from {batch.source}) does not exist")
-            by_path[path] = f"/images/{len(by_path)}{quote(path.suffix)}"
+            by_path[path] = f"{url_prefix}{len(by_path)}{quote(path.suffix)}"
             page.files[by_path[path]] = path
         return by_path[path]
 
@@ -240,9 +298,32 @@ def answer_summary(answer: dict[str, Any]) -> tuple[int, int]:
 
 
 def _check_answer(answer: Any) -> dict[str, Any]:
-    if not isinstance(answer, dict) or not all(isinstance(v, dict) for v in answer.values()):
+    """crowd-form's shape exactly: ``{"<name>": {"<value>": true|false}, ...}``, nothing deeper."""
+    if not isinstance(answer, dict) or not all(
+        isinstance(box, dict) and all(isinstance(v, bool) for v in box.values()) for box in answer.values()
+    ):
         raise ValueError('expected {"<name>": {"<value>": true|false}, ...}')
     return answer
+
+
+def parse_content_length(value: str | None) -> int:
+    """The request's body length; ``ValueError`` unless it is plain decimal digits within our limit."""
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        raise ValueError(f"Content-Length {value!r} is not a number")
+    length = int(value.strip())
+    if length <= 0 or length > _MAX_ANSWER_BYTES:
+        raise ValueError("the answer is empty or too large")
+    return length
+
+
+def parse_answer(body: bytes) -> dict[str, Any]:
+    """Decode a submitted answer; ``ValueError`` for anything but crowd-form's JSON (deep nesting too)."""
+    try:
+        return _check_answer(json.loads(body))
+    except RecursionError as err:  # json.loads of [[[[...]]]] thousands deep
+        raise ValueError("the JSON is nested too deeply") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"the body is not UTF-8: {err}") from err
 
 
 # --- The server --------------------------------------------------------------------------------
@@ -255,35 +336,81 @@ class Submission:
     answer: dict[str, Any]
     result: list[dict[str, Any]] | None = None
     error: str | None = None
+    task: int = 1  # which task of a round (1 for a single batch)
 
 
 AnswerHook = Callable[[dict[str, Any]], list[dict[str, Any]] | None]
+TaskAnswerHook = Callable[[int, dict[str, Any]], list[dict[str, Any]] | None]
+
+
+def with_meta(page_html: str, metas: dict[str, str]) -> str:
+    """``page_html`` with ``<meta name=... content=...>`` tags added at the start of its ``<head>``."""
+    tags = "".join(f'<meta name="{html.escape(k)}" content="{html.escape(v)}">\n' for k, v in metas.items())
+    head = re.search(r"<head\b[^>]*>\n?", page_html, re.IGNORECASE)
+    if head is None:
+        return tags + page_html
+    return page_html[: head.end()] + tags + page_html[head.end() :]
 
 
 class PreviewServer:
-    """Serves one page, its stand-in script and local images on 127.0.0.1; collects submissions."""
+    """Serves one page (or a round's pages), the stand-in script and local images on 127.0.0.1.
+
+    ``pages``/``count`` serve a round: ``pages(n)`` renders task ``n`` (1-based) when first asked.
+    """
 
     def __init__(
         self,
-        page: PreviewPage,
+        page: PreviewPage | None = None,
         *,
         on_answer: AnswerHook | None = None,
         on_submission: Callable[[Submission], None] | None = None,
         port: int = 0,
+        pages: Callable[[int], PreviewPage] | None = None,
+        count: int = 1,
+        on_task_answer: TaskAnswerHook | None = None,
     ) -> None:
-        self.page = page
+        if (page is None) == (pages is None):
+            raise ValueError("give a page or pages")
+        self.count = 1 if page is not None else count
+        self._render = (lambda _: page) if page is not None else pages  # type: ignore[assignment,return-value]
         self.on_answer = on_answer
+        self.on_task_answer = on_task_answer
         self.on_submission = on_submission
         self.submissions: list[Submission] = []
+        self.token = secrets.token_urlsafe(32)  # per run: a page from another origin cannot know it
         self._lock = threading.Lock()
+        self._rendered: dict[int, PreviewPage] = {}
+        self._files: dict[str, Path] = {}
         self._httpd = ThreadingHTTPServer((HOST, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{HOST}:{self.port}/"
+
+    @property
+    def page(self) -> PreviewPage:
+        return self.task_page(1)
+
+    def task_page(self, task: int) -> PreviewPage:
+        """Task ``task``'s page, rendered once (errors are raised, as PreviewError)."""
+        with self._lock:
+            if task not in self._rendered:
+                rendered = self._render(task)
+                self._rendered[task] = rendered
+                self._files.update(rendered.files)
+            return self._rendered[task]
+
+    def allowed_hosts(self) -> set[str]:
+        return {f"{HOST}:{self.port}", f"localhost:{self.port}"}
+
+    def allowed_origins(self) -> set[str]:
+        return {f"http://{host}" for host in self.allowed_hosts()}
 
     def start(self) -> PreviewServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="bulkqa-preview", daemon=True)
@@ -303,19 +430,25 @@ class PreviewServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def receive(self, answer: dict[str, Any]) -> Submission:
-        """Record one answer and hand it to ``on_answer``; errors are kept, not raised."""
-        submission = Submission(answer)
-        if self.on_answer is not None:
-            try:
+    def receive(self, answer: dict[str, Any], task: int = 1) -> Submission:
+        """Record one answer and hand it to the hooks; errors are kept, not raised."""
+        submission = Submission(answer, task=task)
+        try:
+            if self.on_task_answer is not None:
+                submission.result = self.on_task_answer(task, answer)
+            elif self.on_answer is not None:
                 submission.result = self.on_answer(answer)
-            except Exception as err:  # shown on the page and in the terminal; the server keeps going
-                submission.error = f"{type(err).__name__}: {err}"
+        except Exception as err:  # shown on the page and in the terminal; the server keeps going
+            submission.error = f"{type(err).__name__}: {err}"
         with self._lock:
             self.submissions.append(submission)
         if self.on_submission is not None:
             self.on_submission(submission)
         return submission
+
+    def _page_html(self, task: int) -> bytes:
+        submit = "/submit" if task == 1 and self.count == 1 else f"/task/{task}/submit"
+        return with_meta(self.task_page(task).html, {TOKEN_META: self.token, SUBMIT_META: submit}).encode()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -331,49 +464,103 @@ class PreviewServer:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header("Referrer-Policy", "no-referrer")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
+            def _text(self, status: int, text: str) -> None:
+                self._send(status, text.encode(), "text/plain; charset=utf-8")
+
             def _json(self, status: int, data: Any) -> None:
                 self._send(status, json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+            def _addressed_to_us(self) -> bool:
+                """Host must name this server: a DNS-rebinding page's requests name the attacker's host."""
+                if (self.headers.get("Host") or "").strip().lower() not in server.allowed_hosts():
+                    self._text(HTTPStatus.FORBIDDEN, "wrong Host: open the URL bulkqa preview printed")
+                    return False
+                origin = self.headers.get("Origin")
+                if origin is not None and origin.strip().lower() not in server.allowed_origins():
+                    self._text(HTTPStatus.FORBIDDEN, "requests from other origins are refused")
+                    return False
+                return True
+
+            def _task(self, number: str) -> int | None:
+                task = int(number)
+                if not 1 <= task <= server.count:
+                    self._text(HTTPStatus.NOT_FOUND, f"no task {task} (1 to {server.count})")
+                    return None
+                return task
 
             def do_HEAD(self) -> None:
                 self.do_GET()
 
             def do_GET(self) -> None:
+                if not self._addressed_to_us():
+                    return
                 path = unquote(urlsplit(self.path).path)
-                if path in ("/", "/index.html"):
-                    self._send(HTTPStatus.OK, server.page.html.encode(), "text/html; charset=utf-8")
-                elif path == STAND_IN_URL:
-                    body = (ASSETS_DIR / STAND_IN_FILE).read_bytes()
-                    self._send(HTTPStatus.OK, body, "text/javascript; charset=utf-8")
-                elif path == "/submissions":
-                    with server._lock:
-                        data = [s.__dict__ for s in server.submissions]
-                    self._json(HTTPStatus.OK, data)
-                else:
-                    file = server.page.files.get(urlsplit(self.path).path)
-                    if file is None or not file.is_file():
-                        self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8")
-                        return
-                    kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-                    self._send(HTTPStatus.OK, file.read_bytes(), kind)
+                match = _TASK_PATH.match(path)
+                try:
+                    if path in ("/", "/index.html") or (match and not match.group(2)):
+                        task = self._task(match.group(1)) if match else 1
+                        if task is not None:
+                            self._send(HTTPStatus.OK, server._page_html(task), "text/html; charset=utf-8")
+                    elif path == STAND_IN_URL:
+                        body = (ASSETS_DIR / STAND_IN_FILE).read_bytes()
+                        self._send(HTTPStatus.OK, body, "text/javascript; charset=utf-8")
+                    elif path == "/submissions":
+                        with server._lock:
+                            data = [s.__dict__ for s in server.submissions]
+                        self._json(HTTPStatus.OK, data)
+                    else:
+                        self._file(urlsplit(self.path).path)
+                except PreviewError as err:
+                    self._text(HTTPStatus.INTERNAL_SERVER_ERROR, f"cannot show this task: {err}")
+
+            def _file(self, url_path: str) -> None:
+                with server._lock:
+                    file = server._files.get(url_path)
+                if file is None or not file.is_file():
+                    self._text(HTTPStatus.NOT_FOUND, "not found")
+                    return
+                kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                self._send(HTTPStatus.OK, file.read_bytes(), kind)
 
             def do_POST(self) -> None:
-                if urlsplit(self.path).path != "/submit":
-                    self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8")
+                if not self._addressed_to_us():
                     return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length <= 0 or length > _MAX_ANSWER_BYTES:
-                    self._json(HTTPStatus.BAD_REQUEST, {"message": "the answer is empty or too large"})
+                path = urlsplit(self.path).path
+                match = _TASK_PATH.match(path)
+                if path == "/submit":
+                    task: int | None = 1
+                elif match and match.group(2):
+                    task = self._task(match.group(1))
+                    if task is None:
+                        return
+                else:
+                    self._text(HTTPStatus.NOT_FOUND, "not found")
                     return
                 try:
-                    answer = _check_answer(json.loads(self.rfile.read(length)))
+                    length = parse_content_length(self.headers.get("Content-Length"))
+                except ValueError as err:
+                    self._json(HTTPStatus.BAD_REQUEST, {"message": str(err)})
+                    return
+                body = self.rfile.read(length)  # read before refusing, so the client sees the answer
+                if not secrets.compare_digest(self.headers.get(TOKEN_HEADER, ""), server.token):
+                    self._json(HTTPStatus.FORBIDDEN, {"message": "missing or wrong preview token"})
+                    return
+                content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                if content_type != "application/json":
+                    self._json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"message": "send application/json"})
+                    return
+                try:
+                    answer = parse_answer(body)
                 except ValueError as err:
                     self._json(HTTPStatus.BAD_REQUEST, {"message": f"not a crowd-form answer: {err}"})
                     return
-                submission = server.receive(answer)
+                submission = server.receive(answer, task)
                 status = HTTPStatus.OK if submission.error is None else HTTPStatus.BAD_GATEWAY
                 self._json(status, {**submission.__dict__, "message": submission_message(submission)})
 
@@ -447,12 +634,89 @@ def write_demo_batch(folder: Path, *, label: str = "Ball", count: int = 25, odd:
 # --- The command -------------------------------------------------------------------------------
 
 
+def nav_bar(task: int, count: int, batch: PreviewBatch, round_name: str) -> str:
+    """A bar above a round's page: which task this is, and links to the previous and next ones."""
+    label = batch.items[0].label if batch.items else ""
+    links = []
+    if task > 1:
+        links.append(f'<a href="/task/{task - 1}">&larr; previous</a>')
+    if task < count:
+        links.append(f'<a href="/task/{task + 1}">next &rarr;</a>')
+    return (
+        '<nav id="bulkqa-preview-nav" style="font: 14px system-ui, sans-serif; padding: 8px 16px; '
+        'background: #102a43; color: #fff; display: flex; gap: 16px; flex-wrap: wrap;">'
+        f"<span>Round {html.escape(round_name)}: task {task} of {count}, label "
+        f"<b>{html.escape(label)}</b>, {len(batch.items)} image(s) ({html.escape(batch.source)})</span>"
+        + "".join(links).replace("<a ", '<a style="color: #9fb3c8" ')
+        + "</nav>\n"
+    )
+
+
+class RoundWalker:
+    """A round's tasks as preview pages, rendered when first visited (presigned URLs expire)."""
+
+    def __init__(
+        self,
+        round_name: str,
+        tasks: list[ManifestTask],
+        template_text: str,
+        s3: Any | None,
+        images_root: Path | None,
+    ) -> None:
+        self.round_name = round_name
+        self.batches = [task_batch(task) for task in tasks]
+        self.template_text = template_text
+        self.s3 = s3
+        self.images_root = images_root
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def page(self, task: int) -> PreviewPage:
+        batch = self.batches[task - 1]
+        page = build_page(
+            batch, self.template_text, self.s3, images_root=self.images_root, url_prefix=f"/task/{task}/images/"
+        )
+        bar = nav_bar(task, len(self.batches), batch, self.round_name)
+        body = re.search(r"<body\b[^>]*>\n?", page.html, re.IGNORECASE)
+        page.html = page.html[: body.end()] + bar + page.html[body.end() :] if body else bar + page.html
+        return page
+
+
+def load_round(s3: Any, bucket: str, round_name: str, part: int | None) -> list[ManifestTask]:
+    """Every task of the round's manifest part(s): all parts, or ``part``."""
+    parts = choose_parts(list_round_parts(s3, bucket, round_name), round_name, part, every=True)
+    return [task for p in parts for task in read_tasks(s3, manifest_uri(bucket, round_name, p))]
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so the temporary folder is removed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def preview(
     batch: Annotated[
         str | None,
         typer.Option(help="Batch file to show: a local JSON file (image paths relative to it) or s3://bucket/key."),
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Show a generated batch of 25 images instead.")] = False,
+    round_name: Annotated[
+        str | None,
+        typer.Option("--round", help="Walk this round's tasks (its manifest parts in --bucket), page by page."),
+    ] = None,
+    part: Annotated[int | None, typer.Option(min=1, help="With --round: only this manifest part.")] = None,
+    images_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder local images may come from (default: a local batch file's folder). Nothing outside "
+            "it is served.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 0,
     endpoint_url: Annotated[
         str | None, typer.Option(help="AWS endpoint for s3:// batches, images and --post, e.g. an emulator's.")
@@ -464,7 +728,7 @@ def preview(
     table: Annotated[str | None, typer.Option(help="The DynamoDB table --post counts votes in.")] = None,
     bucket: Annotated[
         str | None,
-        typer.Option(help="Bucket for --post's consolidation payload (default: the batch's bucket)."),
+        typer.Option(help="The QA bucket: --round's manifests, --post's payload (default: the batch's bucket)."),
     ] = None,
     worker_id: Annotated[str, typer.Option(help="Worker id the answers are posted under.")] = DEFAULT_WORKER_ID,
     template: Annotated[
@@ -473,20 +737,26 @@ def preview(
     ] = None,
     open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in a browser.")] = False,
 ) -> None:
-    """Serve the worker page of one batch on 127.0.0.1, as a worker would see it. Ctrl-C stops it.
+    """Serve the worker page of one batch, or of each task of a round, on 127.0.0.1. Ctrl-C stops it.
 
     The page is the real template, rendered the way Ground Truth renders it, with a local
     stand-in for crowd-html-elements. Submitting shows the JSON Ground Truth would store; with
     --post it is also counted by the post-labeling function against --endpoint-url and --table.
+    Only the page itself may submit (a per-run token); only s3:// images and files inside
+    --images-dir are served.
     """
     console = Console()
 
     def fail(message: str) -> typer.Exit:
-        console.print(f"[bold red]error:[/bold red] {rich_escape(message)}")
+        console.print(f"[bold red]error:[/bold red] {rich_escape(message)}", highlight=False)
         return typer.Exit(2)
 
-    if (batch is None) == (not demo):
-        raise fail("give either --batch FILE.json|s3://... or --demo")
+    if sum((batch is not None, demo, round_name is not None)) != 1:
+        raise fail("give one of --batch FILE.json|s3://..., --round ROUND (with --bucket) or --demo")
+    if part is not None and round_name is None:
+        raise fail("--part needs --round")
+    if round_name is not None and not bucket:
+        raise fail("--round needs --bucket, the QA bucket its manifests are in")
     if post and not table:
         raise fail("--post needs --table")
     if batch is not None and batch.startswith("s3://"):
@@ -499,60 +769,126 @@ def preview(
     if post and not payload_bucket:
         raise fail("--post with a local batch needs --bucket for the consolidation payload")
 
-    with tempfile.TemporaryDirectory(prefix="bulkqa-preview-") as workdir:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bulkqa-preview-") as workdir:
+            _serve(
+                console,
+                fail,
+                workdir=Path(workdir),
+                batch=batch,
+                demo=demo,
+                round_name=round_name,
+                part=part,
+                images_dir=images_dir,
+                port=port,
+                endpoint_url=endpoint_url,
+                region=region,
+                post=post,
+                table=table,
+                payload_bucket=payload_bucket,
+                worker_id=worker_id,
+                template=template,
+                open_browser=open_browser,
+            )
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(
+    console: Console,
+    fail: Callable[[str], typer.Exit],
+    *,
+    workdir: Path,
+    batch: str | None,
+    demo: bool,
+    round_name: str | None,
+    part: int | None,
+    images_dir: Path | None,
+    port: int,
+    endpoint_url: str | None,
+    region: str | None,
+    post: bool,
+    table: str | None,
+    payload_bucket: str | None,
+    worker_id: str,
+    template: Path | None,
+    open_browser: bool,
+) -> None:
+    """Load what to show, serve it until Ctrl-C or SIGTERM (the caller removes ``workdir``)."""
+    template_text = template.read_text(encoding="utf-8") if template else read_template()
+    s3 = ddb = None
+    walker: RoundWalker | None = None
+    loaded: PreviewBatch | None = None
+    try:
         if demo:
-            batch = str(write_demo_batch(Path(workdir)))
-        assert batch is not None
-        s3 = ddb = None
-        try:
-            if post or batch.startswith("s3://"):
-                s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region)
+            batch = str(write_demo_batch(workdir))
+        needs_aws = post or round_name is not None or (batch is not None and batch.startswith("s3://"))
+        if needs_aws:
+            s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region, interactive=True)
+        if round_name is not None:
+            tasks = load_round(s3, str(payload_bucket), round_name, part)
+            walker = RoundWalker(round_name, tasks, template_text, s3, images_dir)
+            walker.page(1)  # fail now, not in the browser, if the first page cannot be shown
+        else:
+            assert batch is not None
             loaded = load_preview_batch(batch, s3)
             if s3 is None and loaded.needs_s3:
-                (s3,) = clients("s3", endpoint_url=endpoint_url, region=region)
-            page = build_page(loaded, template.read_text(encoding="utf-8") if template else read_template(), s3)
-        except PreviewError as err:
-            raise fail(str(err)) from err
-        except (BotoCoreError, ClientError) as err:
-            raise fail(f"AWS: {err}") from err
+                (s3,) = clients("s3", endpoint_url=endpoint_url, region=region, interactive=True)
+            page = build_page(loaded, template_text, s3, images_root=images_dir)
+    except (PreviewError, ValueError) as err:  # ValueError: a round name, a manifest
+        raise fail(str(err)) from err
+    except (BotoCoreError, ClientError) as err:
+        raise fail(f"AWS: {describe_aws_error(err)}") from err
 
-        on_answer: AnswerHook | None = None
-        if post:
-            post_region = s3.meta.region_name or "us-east-1"  # type: ignore[union-attr]
+    on_task_answer: TaskAnswerHook | None = None
+    if post:
+        post_region = s3.meta.region_name or "us-east-1"  # type: ignore[union-attr]
 
-            def on_answer(answer: dict[str, Any]) -> list[dict[str, Any]]:
-                return post_answer(
-                    answer,
-                    loaded,
-                    s3=s3,
-                    ddb=ddb,
-                    table=table,  # type: ignore[arg-type]
-                    bucket=payload_bucket,  # type: ignore[arg-type]
-                    worker_id=worker_id,
-                    region=post_region,
-                )
-
-        def report(submission: Submission) -> None:
-            console.print(rich_escape(submission_message(submission)))
-
-        try:
-            server = PreviewServer(page, on_answer=on_answer, on_submission=report, port=port)
-        except OSError as err:
-            raise fail(f"cannot listen on {HOST}:{port}: {err}") from err
-        with server:
-            counted = f"Answers are counted in table {table} as worker {worker_id}.\n" if post else ""
-            console.print(
-                f"Worker page for {len(loaded.items)} image(s) labelled {loaded.items[0].label!r} "
-                f"from {loaded.source}:",
-                markup=False,
-                highlight=False,
+        def on_task_answer(task: int, answer: dict[str, Any]) -> list[dict[str, Any]]:
+            shown = walker.batches[task - 1] if walker is not None else loaded
+            return post_answer(
+                answer,
+                shown,  # type: ignore[arg-type]
+                s3=s3,
+                ddb=ddb,
+                table=table,  # type: ignore[arg-type]
+                bucket=payload_bucket,  # type: ignore[arg-type]
+                worker_id=worker_id,
+                region=post_region,
             )
-            console.print(f"  [bold]{server.url}[/bold]")
-            console.print(f"{counted}Ctrl-C stops it.", markup=False, highlight=False)
-            if open_browser:
-                webbrowser.open(server.url)
-            try:
-                while True:
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                console.print("Stopped.")
+
+    def report(submission: Submission) -> None:
+        where = f"Task {submission.task}: " if walker is not None else ""
+        console.print(where + submission_message(submission), markup=False, highlight=False)
+
+    try:
+        if walker is not None:
+            server = PreviewServer(
+                pages=walker.page, count=len(walker), on_task_answer=on_task_answer, on_submission=report, port=port
+            )
+        else:
+            server = PreviewServer(page, on_task_answer=on_task_answer, on_submission=report, port=port)
+    except OSError as err:
+        raise fail(f"cannot listen on {HOST}:{port}: {err}") from err
+    with server:
+        counted = f"Answers are counted in table {table} as worker {worker_id}.\n" if post else ""
+        if walker is not None:
+            what = f"Round {round_name}: {len(walker)} task(s), one page each, from {payload_bucket}:"
+        else:
+            assert loaded is not None
+            what = (
+                f"Worker page for {len(loaded.items)} image(s) labelled {loaded.items[0].label!r} from {loaded.source}:"
+            )
+        console.print(what, markup=False, highlight=False)
+        console.print(f"  [bold]{server.url}[/bold]")
+        console.print(f"{counted}Ctrl-C stops it.", markup=False, highlight=False)
+        if open_browser:
+            webbrowser.open(server.url)
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            console.print("Stopped.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -258,13 +257,10 @@ def report(
 
 def write_round_report(round_report: Any, fmt: Format, out: Path | None) -> None:
     """A round's report: the ordinary report plus what the round accepted, sampled and saved."""
-    try:
-        from bulkqa.renderers import render_round  # type: ignore[attr-defined]
-    except ImportError:  # the round renderers are not there: the figures as JSON, nothing lost
-        write_output(json.dumps(round_report.to_json(), indent=2, ensure_ascii=False) + "\n", out)
-        return
+    from bulkqa.renderers import render_round
+
     if fmt is Format.TABLE and out is None:
-        from bulkqa.renderers.table import print_round_report  # type: ignore[attr-defined]
+        from bulkqa.renderers.table import print_round_report
 
         print_round_report(round_report, Console())
     else:

@@ -172,16 +172,50 @@ class CsvResults(_Problems):
         super().__init__()
         self.path = Path(path)
         self.fast_path = False  # True once ``columns()`` was served by the columnar reader
+        self._pending: list[str] = []
 
     def __iter__(self) -> Iterator[Record]:
-        """Records one by one (for ``build_report`` and ``export``), each row's first line named."""
+        """Records one by one (for ``build_report`` and ``export``), each row's first line named.
+
+        A record over several lines is a quoted field with line breaks. If the lines it swallowed
+        look like rows of their own, or its quote never closes, it is a *runaway quote* (a stray
+        ``"``): its first line is listed and every swallowed line is read again as a row, so no
+        row vanishes unlisted (issue 12).
+        """
         with self._reader() as (reader, positions, _):
+            pending: list[str] = self._pending
             line = reader.line_num
-            for fields in reader:
+            while True:
+                pending.clear()
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
                 start, line = line + 1, reader.line_num
+                if len(pending) > 1 and self._runaway(pending, max(positions) + 1):
+                    self.rows_read += 1
+                    self._skip(
+                        f"line {start}",
+                        f"unclosed quote: the quoted field opened on this line ran on over lines {start + 1}-{line}; "
+                        "those lines were read as rows of their own",
+                    )
+                    for offset, text in enumerate(list(pending[1:]), start=1):
+                        alone = next(csv.reader([text]), [])
+                        record = self._parse(alone, start + offset, positions)
+                        if record is not None:
+                            yield record
+                    continue
                 record = self._parse(fields, start, positions)
                 if record is not None:
                     yield record
+
+    @staticmethod
+    def _runaway(lines: list[str], width: int) -> bool:
+        """A record over ``lines``: True unless its quote closes on the last line and no line in
+        between could be a row of its own (then it is one field with line breaks, a legal CSV)."""
+        closes_on_last = lines[-1].count('"') % 2 == 1
+        swallowed_rows = any(len(next(csv.reader([text]), [])) >= width for text in lines[1:-1])
+        return not closes_on_last or swallowed_rows
 
     def columns(self) -> ColumnSet:
         """``(labels, label_ids, confidence, confirm, disconfirm)`` for ``build_report_from_columns``.
@@ -202,9 +236,16 @@ class CsvResults(_Problems):
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[tuple[Any, list[int], int]]:
+        self._pending = []
+
+        def lines(handle: Any) -> Iterator[str]:  # the physical lines of the record being read
+            for text in handle:
+                self._pending.append(text)
+                yield text
+
         try:
             with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.reader(handle)
+                reader = csv.reader(lines(handle))
                 try:
                     header = next(reader)
                 except StopIteration:
@@ -287,7 +328,7 @@ class JsonlResults(_Problems):
     def columns(self) -> ColumnSet:
         self._reset()
         keys = self._keys()
-        if keys is not None and self.path.read_bytes()[:3] != b"\xef\xbb\xbf":
+        if keys is not None:  # (a BOM makes pyarrow decline: the row-by-row reading handles it)
             fast = columnar.jsonl_columns(self.path, keys)
             if fast is not None:
                 self.rows_read, self.fast_path = len(fast[1]), True

@@ -11,22 +11,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from handlers.rounds import manifest_key as manifest_key_of
-from handlers.s3_uri import parse_s3_uri
-from handlers.settings import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONFIDENCE_THRESHOLD,
-    ENV_BATCH_SIZE,
-    ENV_BUCKET_NAME,
-    ENV_CONFIDENCE_THRESHOLD,
-    ENV_LOG_LEVEL,
-    ENV_TABLE_NAME,
-    MANIFEST_KEY,
-    MAX_BATCH_SIZE,
-    OUTPUT_PREFIX,
-)
-
 from . import naming
+from ._handlers import rounds, s3_uri
+from ._handlers import settings as shared
 from .args import DEFAULT_LOG_LEVEL, DEFAULT_LOG_RETENTION_DAYS, BulkQAArgs
 from .context import BuildContext
 from .functions import FUNCTION_SPECS, DeployedFunction, create_function
@@ -65,8 +52,8 @@ def _whole_number(field: str, value: Any) -> int:
 
 def _batch_size(value: Any) -> int:
     size = _whole_number("batch_size", value)
-    if not 1 <= size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {value!r}")
+    if not 1 <= size <= shared.MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be between 1 and {shared.MAX_BATCH_SIZE}, got {value!r}")
     return size
 
 
@@ -96,7 +83,7 @@ def _check_retention(value: Any) -> int:
 def _image_bucket_names(qa_bucket: str, extra: Sequence[str] | None, seed_images: str | None) -> list[str]:
     names = {naming.image_bucket_name(spec) for spec in (extra or [])}
     if seed_images:
-        names.add(parse_s3_uri(seed_images, allow_empty_key=True).bucket)
+        names.add(s3_uri.parse_s3_uri(seed_images, allow_empty_key=True).bucket)
     names.discard(qa_bucket)
     return sorted(names)
 
@@ -188,19 +175,21 @@ class BulkQA(pulumi.ComponentResource):
             deletion_protection=_or(settings.deletion_protection, protected),
         )
 
-        batch_size = pulumi.Output.from_input(_or(settings.batch_size, DEFAULT_BATCH_SIZE)).apply(_batch_size)
-        threshold = pulumi.Output.from_input(_or(settings.confidence_threshold, DEFAULT_CONFIDENCE_THRESHOLD)).apply(
-            _threshold
-        )
+        batch_size = pulumi.Output.from_input(_or(settings.batch_size, shared.DEFAULT_BATCH_SIZE)).apply(_batch_size)
+        threshold = pulumi.Output.from_input(
+            _or(settings.confidence_threshold, shared.DEFAULT_CONFIDENCE_THRESHOLD)
+        ).apply(_threshold)
         retention = pulumi.Output.from_input(_or(settings.log_retention_days, DEFAULT_LOG_RETENTION_DAYS)).apply(
             _check_retention
         )
         environment: dict[str, pulumi.Input[str]] = {
-            ENV_TABLE_NAME: self.table.name,
-            ENV_BUCKET_NAME: self.qa_bucket.name,
-            ENV_BATCH_SIZE: batch_size.apply(str),
-            ENV_CONFIDENCE_THRESHOLD: threshold.apply(repr),
-            ENV_LOG_LEVEL: pulumi.Output.from_input(_or(settings.log_level, DEFAULT_LOG_LEVEL)).apply(_check_log_level),
+            shared.ENV_TABLE_NAME: self.table.name,
+            shared.ENV_BUCKET_NAME: self.qa_bucket.name,
+            shared.ENV_BATCH_SIZE: batch_size.apply(str),
+            shared.ENV_CONFIDENCE_THRESHOLD: threshold.apply(repr),
+            shared.ENV_LOG_LEVEL: pulumi.Output.from_input(_or(settings.log_level, DEFAULT_LOG_LEVEL)).apply(
+                _check_log_level
+            ),
         }
 
         seed_images = settings.seed_images if settings.seed_csv else None
@@ -281,10 +270,10 @@ class BulkQA(pulumi.ComponentResource):
         self.table_name = self.table.name
         # The deploy-time seed's round manifest when there is one; else the release-0.1 key (a job of
         # a later round takes its manifest from ``bulkqa job create --round``).
-        manifest_key = manifest_key_of(self.seed.round_name, 1) if self.seed else MANIFEST_KEY
+        manifest_key = rounds.manifest_key(self.seed.round_name, 1) if self.seed else shared.MANIFEST_KEY
         self.manifest_uri = pulumi.Output.concat("s3://", bucket, "/", manifest_key)
         self.ui_template_uri = pulumi.Output.concat("s3://", self.template_object.bucket, "/", self.template_object.key)
-        self.output_path = pulumi.Output.concat("s3://", bucket, "/", OUTPUT_PREFIX)
+        self.output_path = pulumi.Output.concat("s3://", bucket, "/", shared.OUTPUT_PREFIX)
         self.launch_function_arn = self.functions["launch"].arn
         self.pre_labeling_function_arn = self.functions["pre_labeling"].arn
         self.post_labeling_function_arn = self.functions["post_labeling"].arn

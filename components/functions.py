@@ -1,6 +1,6 @@
 """The three Lambda functions, each with its own role, inline policy and log group.
 
-The environment of each function is exactly ``handlers.settings.HANDLER_ENVIRONMENT[key]``, with
+The environment of each function is exactly ``handlers.settings.settings.HANDLER_ENVIRONMENT[key]``, with
 values looked up by those names, so a renamed or added variable fails here (KeyError) instead
 of at run time in AWS.
 """
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from handlers.settings import HANDLER_ENTRY_POINTS, HANDLER_ENVIRONMENT
-
+from ._handlers import settings
 from .context import BuildContext
 from .lambda_package import LambdaPackage
 from .policies import Policy, lambda_trust_policy
@@ -59,10 +58,10 @@ class DeployedFunction:
 
 def function_environment(key: str, values: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
     """The variables function ``key`` reads, by the names the handlers import."""
-    missing = [name for name in HANDLER_ENVIRONMENT[key] if name not in values]
+    missing = [name for name in settings.HANDLER_ENVIRONMENT[key] if name not in values]
     if missing:
         raise KeyError(f"no value for {', '.join(missing)} (needed by the {key} function)")
-    return {name: values[name] for name in HANDLER_ENVIRONMENT[key]}
+    return {name: values[name] for name in settings.HANDLER_ENVIRONMENT[key]}
 
 
 def create_function(
@@ -108,7 +107,7 @@ def create_function(
         description=spec.description,
         runtime=RUNTIME,
         architectures=ARCHITECTURES,
-        handler=HANDLER_ENTRY_POINTS[spec.key],
+        handler=settings.HANDLER_ENTRY_POINTS[spec.key],
         code=pulumi.FileArchive(str(package.path)),
         # Both: source_code_hash makes a changed package an update; code_sha256 (what Lambda reports
         # as CodeSha256) also catches code changed outside Pulumi. The zip is byte-reproducible.

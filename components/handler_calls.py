@@ -43,7 +43,15 @@ METHOD_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "scan": ("dynamodb:Scan",),
     "describe_table": ("dynamodb:DescribeTable",),
     "transact_get_items": ("dynamodb:GetItem",),
-    "transact_write_items": ("dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    "transact_write_items": (),  # the actions of the operations inside: TRANSACT_OPERATIONS
+}
+# TransactWriteItems needs the action of each kind of operation it carries; a module calling it
+# is read for the dict keys naming them ({"Put": {...}}).
+TRANSACT_OPERATIONS: Mapping[str, str] = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 
 
@@ -64,11 +72,26 @@ def calls_in(path: Path) -> set[str]:
     return found
 
 
+def transact_operations_in(path: Path) -> set[str]:
+    """Kinds of TransactWriteItems operation a module builds (dict keys ``Put``, ``Update``…)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {
+        key.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key in node.keys
+        if isinstance(key, ast.Constant) and key.value in TRANSACT_OPERATIONS
+    }
+
+
 def actions_needed(paths: Iterable[Path]) -> dict[str, set[str]]:
     """IAM action -> the module files that need it."""
     needed: dict[str, set[str]] = {}
     for path in paths:
-        for method in calls_in(path):
-            for action in METHOD_ACTIONS[method]:
-                needed.setdefault(action, set()).add(path.name)
+        methods = calls_in(path)
+        actions = {action for method in methods for action in METHOD_ACTIONS[method]}
+        if "transact_write_items" in methods:
+            actions |= {TRANSACT_OPERATIONS[kind] for kind in transact_operations_in(path)}
+        for action in actions:
+            needed.setdefault(action, set()).add(path.name)
     return needed

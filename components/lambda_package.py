@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from handlers.settings import HANDLER_ENTRY_POINTS
+from ._handlers import settings
 
 PACKAGE = "handlers"
 # Third-party packages the Lambda Python runtime provides.
@@ -76,7 +76,7 @@ def handlers_dir() -> Path:
 
 def entry_modules() -> dict[str, str]:
     """Function key -> module holding its handler (``handlers.launch``…)."""
-    return {key: entry.rsplit(".", 1)[0] for key, entry in HANDLER_ENTRY_POINTS.items()}
+    return {key: entry.rsplit(".", 1)[0] for key, entry in settings.HANDLER_ENTRY_POINTS.items()}
 
 
 def _module_file(module: str, root: Path) -> Path | None:

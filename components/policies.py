@@ -22,7 +22,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from handlers.settings import IMAGE_PREFIX, OUTPUT_PREFIX, ROUND_PREFIX
+from ._handlers import settings
 
 Policy = dict[str, Any]
 VERSION = "2012-10-17"
@@ -43,7 +43,7 @@ LAUNCH_TABLE_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
-POST_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+POST_TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 GROUND_TRUTH_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 GROUND_TRUTH_OUTPUT_ACTIONS = ("s3:AbortMultipartUpload", "s3:PutObject")
 INVOKE_ACTIONS = ("lambda:InvokeFunction",)
@@ -59,8 +59,8 @@ GROUND_TRUTH_LOG_ACTIONS = (
 METRIC_ACTIONS = ("cloudwatch:PutMetricData",)
 SAGEMAKER_METRIC_NAMESPACES = ("*SageMaker*", "*Sagemaker*", "*sagemaker*")
 # The prefixes each writer may put objects under.
-SEED_WRITE_PREFIXES = (IMAGE_PREFIX, ROUND_PREFIX)
-OUTPUT_PREFIXES = (OUTPUT_PREFIX,)  # Ground Truth's writes
+SEED_WRITE_PREFIXES = (settings.IMAGE_PREFIX, settings.ROUND_PREFIX)
+OUTPUT_PREFIXES = (settings.OUTPUT_PREFIX,)  # Ground Truth's writes
 
 
 def _statement(

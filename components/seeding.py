@@ -26,8 +26,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from handlers.rounds import validate_round_name
-
+from ._handlers import rounds
 from .context import BuildContext
 from .storage import upload_file
 
@@ -83,7 +82,7 @@ def create_seed(
     if not csv_path.is_file():
         raise FileNotFoundError(f"seed CSV {csv_path} does not exist")
     digest = file_sha256(csv_path)
-    seed_round = validate_round_name(round_name) if round_name else default_round_name(digest)
+    seed_round = rounds.validate_round_name(round_name) if round_name else default_round_name(digest)
     csv_object = upload_file(
         ctx,
         "seed-csv",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL
-
+from ._handlers import settings
 from .context import BuildContext
 
 BILLING_MODE = "PAY_PER_REQUEST"
@@ -23,11 +22,11 @@ def create_table(
         ctx.child("table"),
         name=table_name,
         billing_mode=BILLING_MODE,
-        hash_key=ATTR_IMAGE_URL,
-        range_key=ATTR_LABEL,
+        hash_key=settings.ATTR_IMAGE_URL,
+        range_key=settings.ATTR_LABEL,
         attributes=[
-            aws.dynamodb.TableAttributeArgs(name=ATTR_IMAGE_URL, type="S"),
-            aws.dynamodb.TableAttributeArgs(name=ATTR_LABEL, type="S"),
+            aws.dynamodb.TableAttributeArgs(name=settings.ATTR_IMAGE_URL, type="S"),
+            aws.dynamodb.TableAttributeArgs(name=settings.ATTR_LABEL, type="S"),
         ],
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=point_in_time_recovery),
         deletion_protection_enabled=deletion_protection,

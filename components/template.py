@@ -8,8 +8,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from handlers.settings import TEMPLATE_KEY
-
+from ._handlers import settings
 from .context import BuildContext
 from .storage import upload_file
 
@@ -34,7 +33,7 @@ def upload_template(
         ctx,
         "worker-template",
         bucket=bucket,
-        key=TEMPLATE_KEY,
+        key=settings.TEMPLATE_KEY,
         path=path,
         content_type=TEMPLATE_CONTENT_TYPE,
         depends_on=depends_on,

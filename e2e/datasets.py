@@ -14,9 +14,8 @@ from typing import Any
 
 from e2e.deploy import DeployedStack
 from e2e.ground_truth import LabelingJob
-from handlers.batching import QueueItem, parse_batch_document
+from handlers.rounds import BatchEntry, parse_batch_document_json
 from handlers.s3_uri import parse_s3_uri
-from handlers.settings import MANIFEST_KEY
 
 CSV_HEADER = ("image_local_path", "label", "confidence")
 
@@ -69,15 +68,15 @@ def launch(stack: DeployedStack, csv_uri: str, **options: Any) -> dict[str, Any]
     return stack.invoker.invoke(stack.function("launch"), {"csv": csv_uri, **options})
 
 
-def manifest_batches(stack: DeployedStack) -> list[tuple[str, list[QueueItem]]]:
-    """The manifest's lines, each with the batch file it points to (read back from S3)."""
-    text = stack.s3.get_object(Bucket=stack.bucket, Key=MANIFEST_KEY)["Body"].read().decode("utf-8")
+def manifest_batches(stack: DeployedStack, manifest_uri: str) -> list[tuple[str, list[BatchEntry]]]:
+    """A manifest part's lines: each inline batch document's name and its images, in order."""
+    location = parse_s3_uri(manifest_uri)
+    text = stack.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read().decode("utf-8")
     batches = []
-    for line in text.splitlines():
-        uri = json.loads(line)["source-ref"]
-        location = parse_s3_uri(uri)
-        body = stack.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
-        batches.append((uri, parse_batch_document(body, source=uri)))
+    for number, line in enumerate(text.splitlines(), 1):
+        source = json.loads(line)["source"]
+        document = parse_batch_document_json(json.loads(source), source=f"{manifest_uri} line {number}")
+        batches.append((document.name, list(document.items)))
     return batches
 
 
@@ -98,11 +97,11 @@ def counts(stack: DeployedStack, s3_image_url: str, label: str) -> tuple[int, in
     return int(item["WorkerConfirmCount"]["N"]), int(item["WorkerDisconfirmCount"]["N"])
 
 
-def labeling_job(stack: DeployedStack, name: str, workers: int) -> LabelingJob:
-    """The labeling job ``bulkqa job`` would create for the stack's current manifest."""
+def labeling_job(stack: DeployedStack, name: str, workers: int, manifest_uri: str | None = None) -> LabelingJob:
+    """The labeling job ``bulkqa job create --round`` would create for a round's manifest part."""
     return LabelingJob(
         name=name,
-        manifest_uri=stack.outputs["manifest_uri"],
+        manifest_uri=manifest_uri or stack.outputs["manifest_uri"],
         output_uri=stack.outputs["output_path"],
         template_uri=stack.outputs["ui_template_uri"],
         pre_function=stack.function("pre_labeling"),
@@ -113,10 +112,31 @@ def labeling_job(stack: DeployedStack, name: str, workers: int) -> LabelingJob:
     )
 
 
-def seed_round(stack: DeployedStack, rows: Sequence[Row], *, batch_size: int = 25) -> list[tuple[str, list[QueueItem]]]:
-    """Upload the rows' images and CSV, run the launch function, return the manifest's batches."""
+@dataclass(frozen=True)
+class SeededRound:
+    """What one seed of a round left: the launch report, its manifest part and the batches in it."""
+
+    name: str
+    report: dict[str, Any]
+    manifest_uri: str
+    batches: list[tuple[str, list[BatchEntry]]]
+
+    def job(self, stack: DeployedStack, name: str, workers: int) -> LabelingJob:
+        return labeling_job(stack, name, workers, self.manifest_uri)
+
+
+def round_name_for(rows: Sequence[Row]) -> str:
+    return "e2e-" + hashlib.sha256(csv_text(rows).encode()).hexdigest()[:12]
+
+
+def seed_round(
+    stack: DeployedStack, rows: Sequence[Row], *, batch_size: int = 25, round_name: str | None = None, **options: Any
+) -> SeededRound:
+    """Upload the rows' images and CSV, run the launch function for one round, read its manifest back."""
     upload_images(stack, (row.image for row in rows))
-    key = f"inputs/{hashlib.sha256(csv_text(rows).encode()).hexdigest()[:12]}.csv"
-    report = launch(stack, put_object(stack, key, csv_text(rows)), batch_size=batch_size)
-    assert report["queued"] == len(rows), report
-    return manifest_batches(stack)
+    text = csv_text(rows)
+    key = f"inputs/{hashlib.sha256(text.encode()).hexdigest()[:12]}.csv"
+    name = round_name or round_name_for(rows)
+    report = launch(stack, put_object(stack, key, text), batch_size=batch_size, round=name, **options)
+    assert report["round"] == name, report
+    return SeededRound(name, report, report["manifest_uri"], manifest_batches(stack, report["manifest_uri"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -30,8 +31,10 @@ def expected_queue(text: str, threshold: float, images: str) -> list[tuple[str, 
     return [(url, label, confidence) for (url, label), confidence in queue.items()]
 
 
-def check_batches(stack: DeployedStack, expected: list[tuple[str, str, float]], batch_size: int) -> None:
-    batches = manifest_batches(stack)
+def check_batches(
+    stack: DeployedStack, report: dict, expected: list[tuple[str, str, float]], batch_size: int
+) -> None:
+    batches = manifest_batches(stack, report["manifest_uri"])
     per_label = Counter(label for _, label, _ in expected)
     batches_per_label = Counter()
     seen: Counter[tuple[str, str]] = Counter()
@@ -53,11 +56,14 @@ def test_real_sample_csv(stack: DeployedStack, name: str) -> None:
     if not path.is_file():
         pytest.skip(f"the original sample CSVs are not available at {SAMPLE_CSV_DIR}")
     data = path.read_bytes()  # as published: CRLF, BOM or not, any column order
-    report = launch(stack, put_object(stack, f"inputs/{name}", data), images=IMAGES, threshold=THRESHOLD)
+    round_name = f"sample-{name.removesuffix('.csv')}-{uuid.uuid4().hex[:6]}"
+    report = launch(
+        stack, put_object(stack, f"inputs/{name}", data), images=IMAGES, threshold=THRESHOLD, round=round_name
+    )
     expected = expected_queue(data.decode("utf-8"), THRESHOLD, IMAGES)
     assert report["queued"] == len(expected)
     assert report["problems"] == []
-    check_batches(stack, expected, batch_size=25)
+    check_batches(stack, report, expected, batch_size=25)
 
 
 def test_synthetic_csv_with_edge_cases(stack: DeployedStack) -> None:
@@ -70,8 +76,14 @@ def test_synthetic_csv_with_edge_cases(stack: DeployedStack) -> None:
     rows += [Row(f"synthetic/only-low/{i}.jpg", "Rare", 12.5) for i in range(4)]  # a label with no batch
     rows.append(Row("synthetic/Dog/000.jpg", "Crab", 95.0))  # one image under two labels
     text = csv_text(rows, header=("label", "confidence", "image_local_path"))
-    report = launch(stack, put_object(stack, "inputs/synthetic.csv", text), images=IMAGES, batch_size=7)
+    report = launch(
+        stack,
+        put_object(stack, "inputs/synthetic.csv", text),
+        images=IMAGES,
+        batch_size=7,
+        round=f"synthetic-{uuid.uuid4().hex[:6]}",
+    )
     expected = expected_queue(text, THRESHOLD, IMAGES)
     assert report["queued"] == len(expected) == sum(sizes.values()) + 1
     assert report["below_threshold"] == {**{label: 1 for label in sizes}, "Rare": 4}
-    check_batches(stack, expected, batch_size=7)
+    check_batches(stack, report, expected, batch_size=7)

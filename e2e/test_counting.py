@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from e2e.datasets import Row, counts, labeling_job, seed_round, table_item
+from e2e.datasets import Row, counts, seed_round, table_item
 from e2e.deploy import DeployedStack
 from e2e.ground_truth import GroundTruthSimulator
 
@@ -21,11 +21,11 @@ def _url(stack: DeployedStack, row: Row) -> str:
 def test_one_worker_counts_exactly(stack: DeployedStack, ground_truth: GroundTruthSimulator) -> None:
     prefix = f"count1-{uuid.uuid4().hex[:6]}"
     rows = _rows(prefix, "Beaver", 6) + _rows(prefix, "Crab", 4)
-    seed_round(stack, rows)
+    seeded = seed_round(stack, rows)
     wrong = {_url(stack, rows[0]), _url(stack, rows[3]), _url(stack, rows[7])}
 
     result = ground_truth.run(
-        labeling_job(stack, f"{prefix}-job", workers=1), lambda worker, url, label: url not in wrong
+        seeded.job(stack, f"{prefix}-job", workers=1), lambda worker, url, label: url not in wrong
     )
 
     for row in rows:
@@ -38,7 +38,8 @@ def test_one_worker_counts_exactly(stack: DeployedStack, ground_truth: GroundTru
 def test_three_workers_count_exactly(stack: DeployedStack, ground_truth: GroundTruthSimulator) -> None:
     prefix = f"count3-{uuid.uuid4().hex[:6]}"
     rows = _rows(prefix, "Lobster", 5)
-    ((_, items),) = seed_round(stack, rows)
+    seeded = seed_round(stack, rows)
+    ((_, items),) = seeded.batches
     a, b = _url(stack, rows[1]), _url(stack, rows[4])
     # worker 1 rejects a; worker 2 rejects a and b; worker 3 accepts everything.
     rejects = {1: {a}, 2: {a, b}, 3: set()}
@@ -46,7 +47,7 @@ def test_three_workers_count_exactly(stack: DeployedStack, ground_truth: GroundT
     def verdict(worker: str, url: str, label: str) -> bool:
         return url not in rejects[int(worker.rsplit("-", 1)[1])]
 
-    result = ground_truth.run(labeling_job(stack, f"{prefix}-job", workers=3), verdict)
+    result = ground_truth.run(seeded.job(stack, f"{prefix}-job", workers=3), verdict)
 
     expected = {a: (1, 2), b: (2, 1)}
     for row in rows:
@@ -64,12 +65,13 @@ def test_three_workers_count_exactly(stack: DeployedStack, ground_truth: GroundT
 def test_batch_of_25_flags_the_unticked_indices(stack: DeployedStack, ground_truth: GroundTruthSimulator) -> None:
     prefix = f"b25-{uuid.uuid4().hex[:6]}"
     rows = _rows(prefix, "Starfish", 25)
-    ((_, items),) = seed_round(stack, rows)
+    seeded = seed_round(stack, rows)
+    ((_, items),) = seeded.batches
     assert len(items) == 25
     flagged = {items[2].s3_image_url, items[10].s3_image_url}
 
     result = ground_truth.run(
-        labeling_job(stack, f"{prefix}-job", workers=1), lambda worker, url, label: url not in flagged
+        seeded.job(stack, f"{prefix}-job", workers=1), lambda worker, url, label: url not in flagged
     )
 
     # The worker unticked exactly the boxes named Starfish-2 and Starfish-10 on the rendered page.
@@ -89,8 +91,8 @@ def test_batch_of_25_flags_the_unticked_indices(stack: DeployedStack, ground_tru
 def test_redelivered_consolidation_changes_nothing(stack: DeployedStack, ground_truth: GroundTruthSimulator) -> None:
     prefix = f"redo-{uuid.uuid4().hex[:6]}"
     rows = _rows(prefix, "Dolphin", 4)
-    seed_round(stack, rows)
-    job = labeling_job(stack, f"{prefix}-job", workers=2)
+    seeded = seed_round(stack, rows)
+    job = seeded.job(stack, f"{prefix}-job", workers=2)
     result = ground_truth.run(job, lambda worker, url, label: not url.endswith("-01.png"))
     before = {row.image: table_item(stack, _url(stack, row), row.label) for row in rows}
 

@@ -29,7 +29,8 @@ def _function(stack: DeployedStack, tmp_path: Path, source: str, handler: str, t
     path = tmp_path / "probe.zip"
     path.write_bytes(buffer.getvalue())
     name = f"e2e-probe-{uuid.uuid4().hex[:8]}"
-    role = stack.outputs["ground_truth_role_arn"]  # any existing role will do for moto
+    # A role Lambda may assume (with IAM enforced, the Ground Truth role's trust refuses Lambda).
+    role = stack.lam.get_function(FunctionName=stack.function("pre_labeling"))["Configuration"]["Role"]
     stack.lam.create_function(
         FunctionName=name,
         Runtime="python3.12",

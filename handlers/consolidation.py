@@ -53,7 +53,7 @@ from handlers.vote_store import (
 from handlers.worker_pages import WorkerPage, score_page
 
 LOGGER = get_logger("bulkqa.post_labeling")
-VOTE_WRITERS = 16  # concurrent DynamoDB writes; the client's pool holds 32 connections
+VOTE_WRITERS = 32  # concurrent DynamoDB writes: as many as the client keeps connections (aws_clients)
 
 
 @dataclass

@@ -538,18 +538,18 @@ class LabelCsvReader:
         self, line: int, fields: list[str], *, last_line: int | None = None, unclosed: bool = False
     ) -> Iterator[LabelRow | RowProblem]:
         """Validate one counted row; yield it, or its problem."""
-        reason = self._reason(fields)
-        if reason is None and unclosed:
-            reason = "unclosed quote on this line (a quote must open and close a whole field)"
-        if isinstance(reason, str):
+        checked = self._reason(fields)
+        if not isinstance(checked, str) and unclosed:
+            checked = "unclosed quote on this line (a quote must open and close a whole field)"
+        if isinstance(checked, str):
             if last_line is not None:
-                reason += f" (a quoted field runs over lines {line}-{last_line})"
-            yield self._problem(line, reason, last_line)
+                checked += f" (a quoted field runs over lines {line}-{last_line})"
+            yield self._problem(line, checked, last_line)
             return
-        assert reason is None
-        yield self._valid_row(line, fields)
+        yield self._valid_row(line, *checked)
 
-    def _reason(self, fields: list[str]) -> str | None:
+    def _reason(self, fields: list[str]) -> str | tuple[str, str, float, bool]:
+        """Why the row is bad, or its (image, label, confidence, whether it had a %)."""
         if len(fields) < self.width:
             names = {self.image_at: "image_local_path", self.label_at: "label", self.confidence_at: "confidence"}
             lacking = [names[i] for i in sorted(names) if i >= len(fields)]
@@ -560,26 +560,22 @@ class LabelCsvReader:
                 f"quote values that contain {_delimiter_name(self.delimiter)}"
             )
         try:
-            normalise_image_path(fields[self.image_at])
+            image = normalise_image_path(fields[self.image_at])
         except ImagePathError as err:
             return str(err)
-        _, label_reason = _check_label(fields[self.label_at])
-        if label_reason:
-            return label_reason
+        label, label_reason = _check_label(fields[self.label_at])
+        if label_reason or label is None:
+            return label_reason or "empty label"
         try:
-            self._confidence(fields[self.confidence_at])
+            confidence, percent = self._confidence(fields[self.confidence_at])
         except ConfidenceError as err:
             return str(err)
-        return None
+        return image, label, confidence, percent
 
     def _confidence(self, raw: str) -> tuple[float, bool]:
         return parse_confidence(raw, scale=self.stats.confidence_scale, decimal_comma=self.delimiter != ",")
 
-    def _valid_row(self, line: int, fields: list[str]) -> LabelRow | RowProblem:
-        image = normalise_image_path(fields[self.image_at])
-        label, _ = _check_label(fields[self.label_at])
-        assert label is not None
-        confidence, percent = self._confidence(fields[self.confidence_at])
+    def _valid_row(self, line: int, image: str, label: str, confidence: float, percent: bool) -> LabelRow | RowProblem:
         if self._image_check is not None:
             refused = self._image_check(image)
             if refused:

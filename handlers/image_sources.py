@@ -292,8 +292,13 @@ def check_local_images(source: LocalImages, paths: Iterable[str]) -> ImageCheck:
         if reason is None:
             result.found += 1
         else:
-            result.add_missing(path, reason)
+            result.add_missing(path, _short(reason, source.root / path))
     return result
+
+
+def _short(reason: str, file: Path) -> str:
+    """``not found`` rather than ``image file /long/folder/sub/a.jpg not found`` under a line naming the path."""
+    return reason.removeprefix(f"image file {file}").lstrip(": ") or reason
 
 
 def _error_code(err: ClientError) -> str:
@@ -359,7 +364,7 @@ class LocalImageTally:
             if reason is None:
                 self.result.found += 1
             else:
-                self.result.add_missing(path, reason)
+                self.result.add_missing(path, _short(reason, self.source.root / path))
         return self._seen[path]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.dynamo_batches import get_all
+from handlers.dynamo_batches import get_all, write_all
 from handlers.rounds import (
     BatchDocument,
     parse_batch_document_json,
@@ -343,3 +343,97 @@ def round_documents(s3: Any, meta: RoundMeta) -> Iterable[BatchDocument]:
     """Every batch document of every part of the round, part by part."""
     for uri in meta.manifest_uris:
         yield from manifest_documents(s3, uri)
+
+
+# --- Progress and adoption (``bulkqa rounds list`` / ``adopt``). ---
+
+
+@dataclass(frozen=True)
+class RoundProgress:
+    """Votes so far on a round's queued pairs (shared votes: another round's reviews count too)."""
+
+    queued: int
+    votes: int
+    reviewed: int  # queued pairs with at least min_votes votes
+
+    def to_json(self) -> dict[str, int]:
+        return {"queued": self.queued, "votes": self.votes, "reviewed": self.reviewed}
+
+
+def _vote_counts(item: dict[str, Any]) -> int:
+    return int(item.get("WorkerConfirmCount", {}).get("N", 0)) + int(item.get("WorkerDisconfirmCount", {}).get("N", 0))
+
+
+def round_progress(ddb: Any, table: str, meta: RoundMeta, *, min_votes: int, pool: ThreadPoolExecutor) -> RoundProgress:
+    """Query the round's pairs, BatchGet the queued ones' vote counts: reads only this round."""
+    queued = [
+        (item[ATTR_PAIR_URL]["S"], item[ATTR_PAIR_LABEL]["S"])
+        for item in query_round_pairs(ddb, table, meta.name, pool=pool)
+        if item.get(ATTR_STATE, {}).get("S") == "queued"
+    ]
+    found = get_all(
+        ddb,
+        table,
+        [{ATTR_IMAGE_URL: {"S": url}, ATTR_LABEL: {"S": label}} for url, label in queued],
+        {
+            "ProjectionExpression": "#y, #n",
+            "ExpressionAttributeNames": {"#y": "WorkerConfirmCount", "#n": "WorkerDisconfirmCount"},
+        },
+        pool=pool,
+    )
+    counts = [_vote_counts(item) for item in found]
+    return RoundProgress(len(queued), sum(counts), sum(1 for c in counts if c >= min_votes))
+
+
+def adopt_legacy_table(
+    ddb: Any,
+    table: str,
+    name: str,
+    *,
+    min_votes: int,
+    pool: ThreadPoolExecutor,
+    created: str,
+    manifest_uri: str | None = None,
+    batches: int = 0,
+    batch_size: int = 25,
+) -> RoundMeta:
+    """Register every pair item of a release-0.1 table as round ``name``; return its metadata.
+
+    Each pair gets a round-pair item with the confidence stored on the pair (the only one 0.1 kept)
+    and the state ``reused`` (at least ``min_votes`` votes) or ``queued``. The metadata is written
+    last and only if the round does not exist, so a crashed adoption is simply run again.
+    """
+    items: list[dict[str, Any]] = []
+    queued = reused = 0
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="NOT begins_with(#pk, :hash)",
+        ExpressionAttributeNames={"#pk": ATTR_IMAGE_URL},
+        ExpressionAttributeValues={":hash": {"S": "#"}},
+        ConsistentRead=True,
+    ):
+        for item in page.get("Items", []):
+            votes = _vote_counts(item)
+            state = "reused" if votes >= min_votes else "queued"
+            reused += state == "reused"
+            queued += state == "queued"
+            confidence = float(item.get(ATTR_CONFIDENCE, {}).get("N", "0"))
+            items.append(round_pair_item(name, item[ATTR_IMAGE_URL]["S"], item[ATTR_LABEL]["S"], confidence, state, 1))
+            if len(items) >= 1_000:
+                write_all(ddb, table, items, pool=pool)
+                items = []
+    write_all(ddb, table, items, pool=pool)
+    part = RoundPart(
+        part=1,
+        input_sha256=f"adopted:{table}",
+        created=created,
+        rows_read=queued + reused,
+        queued=queued,
+        reused=reused,
+        batches=batches,
+        manifest_uri=manifest_uri,
+        options={"min_votes": min_votes},
+    )
+    meta = RoundMeta(name=name, created=created, batch_size=batch_size, parts=[part], adopted=True)
+    write_round(ddb, table, meta, parts_before=0)
+    return meta

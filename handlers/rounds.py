@@ -46,9 +46,7 @@ class ManifestLineTooLongError(ValueError):
 def validate_round_name(name: str) -> str:
     """Return ``name`` if it is 1-64 ASCII letters, digits, ``-`` or ``_``; else raise, saying why."""
     if not isinstance(name, str) or not _ROUND_NAME.fullmatch(name):
-        raise RoundNameError(
-            f"round name {name!r} is not valid: use 1 to 64 ASCII letters, digits, '-' or '_'"
-        )
+        raise RoundNameError(f"round name {name!r} is not valid: use 1 to 64 ASCII letters, digits, '-' or '_'")
     return name
 
 

@@ -28,6 +28,7 @@ same input is a no-op; with another input it is refused unless ``extend`` adds a
 from __future__ import annotations
 
 import contextlib
+import csv as csv_module
 import hashlib
 import heapq
 import io
@@ -191,6 +192,10 @@ def as_csv_input(csv: str | bytes | CsvInput, source: str) -> CsvInput:
     if isinstance(csv, bytes):
         return CsvBytes(csv, source)
     return csv
+
+
+def csv_module_writer(stream: IO[str]) -> Any:
+    return csv_module.writer(stream, lineterminator="\n")
 
 
 class _HashingStream:
@@ -492,6 +497,13 @@ class _FirstPass:
     accepted: int
     missing_images: list[RowProblem]
     sample: list[str] = field(default_factory=list)  # image paths for check_s3_images
+    rows: Any = None  # the spool of valid rows to store (a temporary file), read by the second pass
+
+    def spooled_rows(self) -> Iterator[LabelRow]:
+        """The rows the first pass validated, from disk: the CSV is parsed (and fetched) once."""
+        self.rows.seek(0)
+        for line, image, label, confidence in csv_module.reader(self.rows):
+            yield LabelRow(int(line), image, label, float(confidence))
 
 
 def _first_pass(
@@ -500,14 +512,20 @@ def _first_pass(
     options: SeedOptions,
     round_name: str,
     gold: GoldPlacer | None,
+    spool: IO[str],
 ) -> _FirstPass:
-    """Validate every row, hash the input, check page sizes and local image files: no AWS request."""
+    """Validate every row, hash the input, check page sizes and local image files: no AWS request.
+
+    The rows to store go to ``spool`` (a temporary file), so the second pass neither parses the CSV
+    again nor holds it in memory.
+    """
     tally = CsvTally()
     budget = _LineBudget(round_name, options.batch_size)
     eligible = accepted = 0
     missing: list[RowProblem] = []
     files = LocalImageTally(target.images) if isinstance(target.images, LocalImages) else None
     sample = PathSample()
+    writer = csv_module_writer(spool)
     with csv.open() as raw:
         reader = _HashingStream(raw)
         for row in iter_csv_rows(reader, options, tally, source=csv.name, image_check=_image_check(target)):
@@ -515,6 +533,7 @@ def _first_pass(
             url = target.images.url(row.image, target.bucket)
             if options.accept_above is not None and options.accept_above.accepts(row.label, row.confidence):
                 accepted += 1
+                writer.writerow((row.line, row.image, row.label, repr(row.confidence)))
                 continue
             if files is not None:
                 reason = files.see(row.image)  # lstat: a regular file inside the folder, no link, no FIFO
@@ -523,6 +542,7 @@ def _first_pass(
                     continue
             sample.add(row.image)
             budget.add(url, row.label, row.confidence)
+            writer.writerow((row.line, row.image, row.label, repr(row.confidence)))
         reader.sha.update(b"\x00options\x00")
     if tally.unaccounted_lines:
         raise CsvFormatError(
@@ -536,7 +556,7 @@ def _first_pass(
     if files is not None and files.result.refused:
         raise ImagesNotFoundError("\n".join([*files.result.lines(), "nothing was written"]))
     budget.check()
-    return _FirstPass(reader.sha.hexdigest(), tally, eligible, accepted, missing, sample.paths)
+    return _FirstPass(reader.sha.hexdigest(), tally, eligible, accepted, missing, sample.paths, spool)
 
 
 def _staged(row: LabelRow, target: SeedTarget) -> _Row:
@@ -786,12 +806,38 @@ def run_seed(
     ``RoundInputChangedError`` / ``ManifestConflictError`` (the round has another input), before
     anything is written; AWS errors propagate.
     """
-    report_progress: Progress = progress or (lambda stage, advance, total: None)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rows:
+        return _run_seed(
+            as_csv_input(csv, source),
+            target,
+            s3=s3,
+            ddb=ddb,
+            max_workers=max_workers,
+            progress=progress or (lambda stage, advance, total: None),
+            gold=gold,
+            dry_run=dry_run,
+            verify_images=verify_images,
+            rows=rows,
+        )
+
+
+def _run_seed(
+    csv_input: CsvInput,
+    target: SeedTarget,
+    *,
+    s3: Any,
+    ddb: Any,
+    max_workers: int,
+    progress: Progress,
+    gold: GoldPlacer | None,
+    dry_run: bool,
+    verify_images: bool,
+    rows: IO[str],
+) -> SeedReport:
+    report_progress = progress
     options = target.seed_options
-    csv_input = as_csv_input(csv, source)
     round_name = options.round or generate_round_name()
-    first = _first_pass(csv_input, target, options, round_name, gold)
-    missing_lines = {problem.line for problem in first.missing_images}
+    first = _first_pass(csv_input, target, options, round_name, gold, rows)
     report = SeedReport(
         round=round_name,
         input_sha256=first.input_sha256,
@@ -803,7 +849,7 @@ def run_seed(
         batch_size=options.batch_size,
     )
     if dry_run:
-        return _dry_run(report, first, options, target, csv_input)
+        return _dry_run(report, first, options, target)
 
     if first.eligible - len(first.missing_images) == 0:
         return report  # nothing to store: no request at all
@@ -840,19 +886,14 @@ def run_seed(
             check_pairs=check_pairs,
             progress=lambda stage, advance, _: report_progress(stage, advance, total),
         )
-        tally = CsvTally()
-        with csv_input.open() as stream:
-            chunk: list[LabelRow] = []
-            rows = iter_csv_rows(stream, options, tally, source=csv_input.name, image_check=_image_check(target))
-            for row in rows:
-                if row.line in missing_lines:
-                    continue
-                chunk.append(row)
-                if len(chunk) >= CHUNK_ROWS:
-                    seeder.chunk(chunk)
-                    chunk = []
-            if chunk:
+        chunk: list[LabelRow] = []
+        for row in first.spooled_rows():
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
                 seeder.chunk(chunk)
+                chunk = []
+        if chunk:
+            seeder.chunk(chunk)
         seeder.finish()
         report.problems.sort(key=lambda problem: problem.line)
         warning = nearly_empty_warning(report.nearly_empty_batches, report.batch_count, options.batch_size)
@@ -885,9 +926,7 @@ def _commit(ddb: Any, target: SeedTarget, options: SeedOptions, report: SeedRepo
         already_in_round=report.already_in_round,
         batches=report.batch_count,
         manifest_uri=report.manifest_uri,
-        options={
-            k: v for k, v in options.result_options().items() if v is not None and k != "accept_above_sha256"
-        }
+        options={k: v for k, v in options.result_options().items() if v is not None and k != "accept_above_sha256"}
         | ({"accept_above_classes": options.accept_above.usable_count()} if options.accept_above else {})
         | ({"workers_per_object": options.workers_per_object} if options.workers_per_object else {}),
     )
@@ -902,11 +941,8 @@ def _commit(ddb: Any, target: SeedTarget, options: SeedOptions, report: SeedRepo
     write_round(ddb, target.table, updated, parts_before=parts_before)
 
 
-def _dry_run(
-    report: SeedReport, first: _FirstPass, options: SeedOptions, target: SeedTarget, csv_input: CsvInput
-) -> SeedReport:
+def _dry_run(report: SeedReport, first: _FirstPass, options: SeedOptions, target: SeedTarget) -> SeedReport:
     """What would be queued, from the CSV alone: pages per label, before reuse of earlier verdicts."""
-    missing_lines = {p.line for p in first.missing_images}
     report.accepted = first.accepted
     pager = Pager(report.round, report.part, options.batch_size)
     sampler = Sampler(options.sample, options.sample_seed) if options.sample else None
@@ -926,21 +962,16 @@ def _dry_run(
         if done:
             page(*done)
 
-    # The dry run keeps no rows either: it reads the CSV a second time, like the real seed.
-    tally = CsvTally()
-    with csv_input.open() as stream:
-        rows = iter_csv_rows(stream, options, tally, source=csv_input.name, image_check=_image_check(target))
-        for row in rows:
-            if row.line in missing_lines:
-                continue
-            if options.accept_above is not None and options.accept_above.accepts(row.label, row.confidence):
-                continue
-            staged = _staged(row, target)
-            if sampler is None:
-                queue(staged)
-            else:
-                out = sampler.add(staged, row.image, row.label, row.confidence, row.line)
-                report.sampled_out += out is not None
+    # The dry run keeps no rows either: it reads the first pass's spool, like the real seed.
+    for row in first.spooled_rows():
+        if options.accept_above is not None and options.accept_above.accepts(row.label, row.confidence):
+            continue
+        staged = _staged(row, target)
+        if sampler is None:
+            queue(staged)
+        else:
+            out = sampler.add(staged, row.image, row.label, row.confidence, row.line)
+            report.sampled_out += out is not None
     if sampler is not None:
         for row in sampler.drain():
             queue(row)
@@ -955,4 +986,3 @@ def _dry_run(
         + ("; images in S3 were not checked" if not isinstance(target.images, LocalImages) else "")
     )
     return report
-

@@ -93,6 +93,4 @@ def parse_page(value: Any, *, source: str) -> Page:
     if isinstance(value, dict):
         document = parse_batch_document_json(value, source=where)
         return Page(document.name, document.items, document)
-    raise ValueError(
-        f"{where} must be a BulkQA batch document or a JSON list of items, got {type(value).__name__}"
-    )
+    raise ValueError(f"{where} must be a BulkQA batch document or a JSON list of items, got {type(value).__name__}")

@@ -50,6 +50,8 @@ def forbidden_character(text: str, *, allow_spaces: bool = False) -> str | None:
 
     ``allow_spaces`` keeps non-ASCII space separators (``Zs``), for file names.
     """
+    if text.isascii() and text.isprintable():
+        return None  # the common case, checked in C: U+0020-U+007E are all allowed
     for ch in text:
         number = ord(ch)
         category = unicodedata.category(ch)

@@ -254,7 +254,7 @@ class RoundReport:
             "name": self.info.name,
             "sample": self.info.sample,
             "pairs": total.to_json(),
-            "accepted_not_reviewed": total.accepted - self.accepted_reviewed,
+            "accepted_not_reviewed": total.accepted,  # by this round; some may be reviewed elsewhere since
             "accepted_reviewed_elsewhere": {"reviewed": self.accepted_reviewed, "confirmed": self.accepted_confirmed},
             "classes": [
                 {

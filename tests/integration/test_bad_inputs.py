@@ -64,6 +64,24 @@ ROW_CASES = {
     "absolute path": (b"/etc/passwd,Dog,90\n", "must be relative"),
     "empty image path": (b",Dog,90\n", "missing image path"),
     "truncated last row": (b'bad/x.jpg,"Do', "missing field(s) confidence"),
+    # Issue 12/13: invisible characters, strict confidences, path spellings, row shape.
+    "label with zero-width space": ("bad/x.jpg,Do\u200bg,90\n".encode(), "U+200B ZERO WIDTH SPACE"),
+    "label with word joiner": ("bad/x.jpg,Do\u2060g,90\n".encode(), "U+2060 WORD JOINER"),
+    "label with soft hyphen": ("bad/x.jpg,Do\u00adg,90\n".encode(), "U+00AD SOFT HYPHEN"),
+    "label with right-to-left override": ("bad/x.jpg,\u202egoD,90\n".encode(), "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    "label with no-break space": ("bad/x.jpg,Sea\u00a0lion,90\n".encode(), "U+00A0 NO-BREAK SPACE"),
+    "path with right-to-left override": ("bad/x\u202egpj.exe,Dog,90\n".encode(), "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    "path with zero-width space": ("good/\u200ba.jpg,Dog,90\n".encode(), "U+200B ZERO WIDTH SPACE"),
+    "confidence with underscore": (b"bad/x.jpg,Dog,8_0\n", "confidence '8_0' is not a plain decimal number"),
+    "confidence in Arabic-Indic digits": ("bad/x.jpg,Dog,\u0668\u0660\n".encode(), "non-ASCII digit (U+0668"),
+    "confidence in full-width digits": ("bad/x.jpg,Dog,\uff19\uff10\n".encode(), "non-ASCII digit (U+FF19"),
+    "duplicate spelled with //": (b"good//a.jpg,Dog,91\n", "duplicate of line 2 ('good/a.jpg' labelled 'Dog')"),
+    "duplicate spelled with /./": (b"good/./b.jpg,Dog,91\n", "duplicate of line 3 ('good/b.jpg' labelled 'Dog')"),
+    "duplicate spelled with x/../": (b"x/../good/c.jpg,Cat,91\n", "duplicate of line 4 ('good/c.jpg' labelled 'Cat')"),
+    "path is a URL": (b"s3://other/x.jpg,Dog,90\n", "is a URL"),
+    "absolute Windows path": (b"C:\\images\\x.jpg,Dog,90\n", "absolute Windows path"),
+    "row with an unquoted comma": (b"bad/x.jpg,Sea, lion,90\n", "row has 4 fields but the header has 3"),
+    "unclosed quote on the last line": (b'bad/x.jpg,Dog,"90', "unclosed quote"),
 }
 
 
@@ -315,7 +333,12 @@ ANSWER_CASES: dict[str, tuple[Any, dict[str, Any], str, dict[int, str]]] = {
     "content not JSON": (_answer("w-bad", '{"Dog-0": {"Confirmed": tr'), {"workerId": "w-bad"}, "not valid JSON", {}),
     "content a JSON list": (_answer("w-bad", "[1, 2]"), {"workerId": "w-bad"}, "must be a JSON object, got list", {}),
     "no workerId": (_answer(None, YES), {"workerId": None}, "annotation has no workerId", {}),
-    "annotationData missing": ({"workerId": "w-bad"}, {"workerId": "w-bad"}, "must be a JSON object, got NoneType", {}),
+    "annotationData missing": (
+        {"workerId": "w-bad"},
+        {"workerId": "w-bad"},
+        "annotationData has neither 'content' nor 's3Uri'",
+        {},
+    ),
     "unknown index": (
         _answer("w-bad", json.dumps({"Dog-0": {"Confirmed": True}, "Dog-7": {"Confirmed": True}})),
         {"workerId": "w-bad"},
@@ -429,3 +452,184 @@ def test_catalogue_has_at_least_thirty_variants() -> None:
         for cases in (ROW_CASES, FILE_CASES, PRE_CASES, PAYLOAD_CASES, FILE_PAYLOAD_CASES, ANSWER_CASES, OPTION_CASES)
     )
     assert total >= 30
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 12/13: nothing lost to a stray quote; images only from regular files, only under images/;
+# a wrong --images refused before any write; CSVs as people have them.
+# --------------------------------------------------------------------------------------------
+
+
+def test_runaway_quote_loses_no_row_and_names_the_lines(qa_stack: Any) -> None:
+    rows = b"".join(b"good/%d.jpg,Dog,90\n" % i for i in range(500))
+    data = HEADER + b'bad.jpg,"Dog,90\n' + rows + b'"good/x, y.jpg",Cat,95\n'
+
+    report = seed(qa_stack, data)
+
+    assert report.items_written == 501  # the 500 rows after the stray quote and the quoted one
+    assert [(p.line, p.reason.split(":")[0]) for p in report.problems] == [(2, "unclosed quote")]
+    assert "lines 3-503" in report.problems[0].reason
+    assert len(pair_keys(qa_stack)) == 501
+
+
+class _CountingClients:
+    """Replaces ``bulkqa.aws.clients``: real clients, every API call recorded."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[str] = []
+
+    def __call__(self, *services: str, **kwargs: Any) -> Any:
+        made = self.real(*services, **kwargs)
+        return tuple(self._wrap(client) for client in made)
+
+    def _wrap(self, client: Any) -> Any:
+        calls = self.calls
+
+        class Recorder:
+            def __getattr__(self, name: str) -> Any:
+                attribute = getattr(client, name)
+                if callable(attribute) and not name.startswith(("get_paginator", "_", "meta")):
+
+                    def recorded(*args: Any, **kwargs: Any) -> Any:
+                        calls.append(name)
+                        return attribute(*args, **kwargs)
+
+                    return recorded
+                if name == "get_paginator":
+                    calls.append(name)
+                return attribute
+
+        return Recorder()
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> _CountingClients:
+    import bulkqa.aws
+
+    counting = _CountingClients(bulkqa.aws.clients)
+    monkeypatch.setattr(bulkqa.aws, "clients", counting)
+    return counting
+
+
+def _seed_cli(stack: Any, csv: Path, images: str, *extra: str) -> Any:
+    args = ["seed", "--csv", str(csv), "--images", images, "--bucket", stack.bucket, "--table", stack.table]
+    return CliRunner().invoke(app, [*args, "--round", "r1", *extra], env={"COLUMNS": "80", "NO_COLOR": "1"})
+
+
+def test_wrong_local_folder_is_summarised_and_no_aws_request_is_made(
+    qa_stack: Any, tmp_path: Path, aws_calls: _CountingClients
+) -> None:
+    csv = tmp_path / "labels.csv"
+    csv.write_bytes(HEADER + b"".join(b"dogs/%03d.jpg,Dog,90\ndogs/%03d.jpg,Cat,85\n" % (i, i) for i in range(189)))
+    empty = tmp_path / "wrong"
+    empty.mkdir()
+
+    result = _seed_cli(qa_stack, csv, str(empty))
+
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"0 of 189 images found under {empty.resolve()} — check --images" in text
+    assert text.count("not found") == 20 and "... and 169 more" in text
+    assert len(result.output.splitlines()) < 40  # a summary, not a line per row
+    assert aws_calls.calls == []
+    assert scan_items(qa_stack.ddb, qa_stack.table) == {}
+    assert list_keys(qa_stack.s3, qa_stack.bucket) == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("typo", "no objects under s3://vendor/typo — check --images"),
+        ("other", "0 of 3 sampled images found under s3://vendor/other — check --images"),
+    ],
+)
+def test_s3_prefix_with_no_such_images_is_refused_before_anything_is_written(
+    qa_stack: Any, tmp_path: Path, prefix: str, message: str
+) -> None:
+    qa_stack.s3.create_bucket(Bucket="vendor")
+    for name in ("a", "b", "c"):
+        qa_stack.s3.put_object(Bucket="vendor", Key=f"caltech/{name}.jpg", Body=b"x")
+    qa_stack.s3.put_object(Bucket="vendor", Key="other/unrelated.jpg", Body=b"x")
+    csv = tmp_path / "labels.csv"
+    csv.write_bytes(HEADER + b"a.jpg,Dog,90\nb.jpg,Dog,90\nc.jpg,Cat,90\n")
+
+    refused = _seed_cli(qa_stack, csv, f"s3://vendor/{prefix}")
+
+    assert refused.exit_code == 2, refused.output
+    assert message in " ".join(refused.output.split())
+    assert scan_items(qa_stack.ddb, qa_stack.table) == {}
+    assert list_keys(qa_stack.s3, qa_stack.bucket) == []
+    right = _seed_cli(qa_stack, csv, "s3://vendor/caltech")
+    assert right.exit_code == 0, right.output
+    assert {url for url, _ in pair_keys(qa_stack)} == {f"s3://vendor/caltech/{n}.jpg" for n in "abc"}
+
+
+def test_links_fifos_and_project_paths_never_leave_the_images_prefix(qa_stack: Any, tmp_path: Path) -> None:
+    import os
+
+    images = tmp_path / "images"
+    (images / "templates").mkdir(parents=True)
+    (images / "good.jpg").write_bytes(b"good")
+    for n in range(4):
+        (images / f"more-{n}.jpg").write_bytes(b"more")
+    (images / "templates" / "bulkqa.liquid.html").write_bytes(b"<script>attacker</script>")
+    (tmp_path / "secret").write_bytes(b"root:x:0:0")
+    os.symlink(tmp_path / "secret", images / "passwd.jpg")
+    os.symlink("good.jpg", images / "alias.jpg")
+    os.mkfifo(images / "pipe.jpg")
+    qa_stack.s3.put_object(Bucket=qa_stack.bucket, Key="templates/bulkqa.liquid.html", Body=b"the real template")
+    csv = tmp_path / "labels.csv"
+    csv.write_bytes(
+        HEADER
+        + b"good.jpg,Dog,90\npasswd.jpg,Dog,90\nalias.jpg,Dog,90\npipe.jpg,Dog,90\n"
+        + b"templates/bulkqa.liquid.html,Dog,90\n"
+        + b"".join(b"more-%d.jpg,Dog,90\n" % n for n in range(4))
+    )
+
+    result = _seed_cli(qa_stack, csv, str(images), "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    reasons = {p["line"]: p["reason"] for p in report["problems"]}
+    assert "symbolic link" in reasons[3] and "symbolic link" in reasons[4] and "FIFO" in reasons[5]
+    keys = set(list_keys(qa_stack.s3, qa_stack.bucket))
+    assert {"images/good.jpg", "images/templates/bulkqa.liquid.html"} <= keys
+    assert not any("passwd" in key or "alias" in key or "pipe" in key for key in keys)
+    body = qa_stack.s3.get_object(Bucket=qa_stack.bucket, Key="templates/bulkqa.liquid.html")["Body"].read()
+    assert body == b"the real template"
+    assert all(url.startswith(f"s3://{qa_stack.bucket}/images/") for url, _ in pair_keys(qa_stack))
+
+
+@pytest.mark.parametrize(
+    ("data", "extra"),
+    [
+        (b"\xef\xbb\xbfimage_local_path;label;confidence\r\na.jpg;Dog;97,5\r\nb.jpg;Cat;90\r\n", ()),
+        (b"\xef\xbb\xbfimage_local_path\tlabel\tconfidence\r\na.jpg\tDog\t97.5\r\nb.jpg\tCat\t90\r\n", ()),
+        (b"image_local_path|label|confidence\na.jpg|Dog|97.5%\nb.jpg|Cat|90\n", ("--delimiter", "|")),
+        (b"image_local_path,label,confidence\na.jpg,Dog,0.975\nb.jpg,Cat,0.9\n", ("--confidence-scale", "1")),
+    ],
+)
+def test_csvs_as_people_have_them_load(qa_stack: Any, tmp_path: Path, data: bytes, extra: tuple[str, ...]) -> None:
+    qa_stack.s3.create_bucket(Bucket="vendor")
+    for name in ("a", "b"):
+        qa_stack.s3.put_object(Bucket="vendor", Key=f"in/{name}.jpg", Body=b"x")
+    csv = tmp_path / "labels.csv"
+    csv.write_bytes(data)
+
+    result = _seed_cli(qa_stack, csv, "s3://vendor/in", *extra)
+
+    assert result.exit_code == 0, result.output
+    assert pair_keys(qa_stack) == {("s3://vendor/in/a.jpg", "Dog"), ("s3://vendor/in/b.jpg", "Cat")}
+
+
+def test_fractions_without_a_scale_are_refused_with_the_hint(qa_stack: Any, tmp_path: Path) -> None:
+    csv = tmp_path / "labels.csv"
+    csv.write_bytes(HEADER + b"a.jpg,Dog,0.97\nb.jpg,Cat,0.91\n")
+
+    result = _seed_cli(qa_stack, csv, "s3://vendor/in")
+
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "between 0 and 1" in text and "--confidence-scale 1" in text
+    assert scan_items(qa_stack.ddb, qa_stack.table) == {}

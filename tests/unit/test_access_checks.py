@@ -44,7 +44,10 @@ def test_cors_rule(rules: list | None, ok: bool | None) -> None:
 
 
 def _allow(action: object, resource: object, **extra: object) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource, **extra}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource, **extra}],
+    }
 
 
 OBJ = "arn:aws:s3:::images-bucket/cats/1.jpg"
@@ -65,7 +68,11 @@ OBJ = "arn:aws:s3:::images-bucket/cats/1.jpg"
         (
             [
                 _allow("s3:*", "*"),
-                {"Statement": [{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::images-bucket/*"}]},
+                {
+                    "Statement": [
+                        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::images-bucket/*"}
+                    ]
+                },
             ],
             DENIED,
         ),
@@ -127,7 +134,7 @@ def test_parse_manifest_inline_and_legacy_lines() -> None:
     assert tasks[0].page is not None and tasks[0].page.entries[0].s3_image_url == "s3://b/c1.jpg"
     assert tasks[1].page is None and tasks[1].source_ref == "s3://b/batches/cat/batch-00001.json"
     assert tasks[1].line == 3
-    with pytest.raises(ManifestError, match="m.jsonl line 2"):
+    with pytest.raises(ManifestError, match=r"m\.jsonl line 2"):
         parse_manifest(manifest_line(document) + '{"other": 1}\n', uri="s3://b/m.jsonl")
     with pytest.raises(ManifestError, match="line 1 is not JSON"):
         parse_manifest("{", uri="s3://b/m.jsonl")

@@ -135,7 +135,8 @@ def test_json_has_the_round_object(rr) -> None:
         "reviewed": 14,
         "confirmed": 13,
     }
-    assert r["accepted_not_reviewed"] == 33
+    assert r["accepted_not_reviewed"] == 35
+    assert r["accepted_reviewed_elsewhere"] == {"reviewed": 2, "confirmed": 1}
     assert r["review_cost"] == {
         "batch_size": 4,
         "full_review_tasks": 19,

@@ -185,7 +185,7 @@ def test_resolve_region_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_region(None, None, "us-east-2") == "ap-south-1"
     monkeypatch.delenv("AWS_REGION")
     assert resolve_region(None, "http://127.0.0.1:5000", None) == "us-east-1"
-    with pytest.raises(AwsSetupError, match="--region.*AWS_REGION"):
+    with pytest.raises(AwsSetupError, match=r"--region.*AWS_REGION"):
         resolve_region(None, None, None)
 
 
@@ -245,7 +245,9 @@ def test_clients_probe_the_endpoint_before_any_request(closed_port: int) -> None
     [["report", "--table", "qa"], ["job", "status", "round-1"], ["export", "--table", "qa"]],
     ids=lambda a: " ".join(a[:2]),
 )
-def test_unreachable_endpoint_fails_within_seconds_with_a_hint(args: list[str], closed_port: int, tmp_path: Path) -> None:
+def test_unreachable_endpoint_fails_within_seconds_with_a_hint(
+    args: list[str], closed_port: int, tmp_path: Path
+) -> None:
     started = time.monotonic()
     done = subprocess.run(
         [str(BULKQA), *args, "--endpoint-url", f"http://127.0.0.1:{closed_port}"],

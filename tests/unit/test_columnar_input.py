@@ -42,9 +42,7 @@ CLEAN_CASES = {
     "extra columns": "x," + HEADER + ",y\n" + "".join(f"a,{row},b\n" for row in GOOD),
     "labels with spaces around them merge": body(*GOOD, "s3://b/x.jpg,  L1  ,90,1,0", "s3://b/y.jpg,L1 ,91,0,1"),
     "quoted fields with commas and quotes": body(*GOOD, '"s3://b/a,b.jpg","Sea ""lion"", grey",93.5,2,0'),
-    "a quoted field over lines": body(*GOOD, '"s3://b/multi\nline.jpg",L2,99,1,1'),
     "empty counts are no vote": body(*GOOD, "s3://b/e.jpg,L0,85,,", 's3://b/f.jpg,L0,85,"",""'),
-    "blank lines": body(*GOOD[:5], "", *GOOD[5:], ""),
     "non-ASCII labels": body(*GOOD, "s3://b/u.jpg,Chèvre 山羊,88,1,0"),
     "only the header": HEADER + "\n",
     "counts at the limit": body(*GOOD, f"s3://b/big.jpg,L0,90,{MAX_VOTES},0"),
@@ -65,12 +63,20 @@ DIRTY_CASES = {
         *GOOD, "s3://b/x.jpg,L0,٨٠,1,0", "s3://b/y.jpg,L0,９０,1,0", "s3://b/z,L0,8_0,1,0"
     ),
     "counts not ASCII": body(*GOOD, "s3://b/x.jpg,L0,90,٣,0", "s3://b/y.jpg,L0,90,1_0,0"),
+    "a quoted field over lines": body(*GOOD, '"s3://b/multi\nline.jpg",L2,99,1,1'),
+    "blank lines": body(*GOOD[:5], "", *GOOD[5:], ""),
     "numbers with sign, exponent, spaces": body(*GOOD, "s3://b/n.jpg,L0, +9.5e1 ,+3,0", "s3://b/m.jpg,L0,.5e2,0,1"),
     "hex and words": body(*GOOD, "s3://b/x.jpg,L0,0x50,1,0", "s3://b/y.jpg,L0,90,true,0"),
 }
 
 # Rows the row-by-row reader accepts but pyarrow does not parse: the fast path declines, same result.
-VALID_BUT_DECLINED = {"whole counts written as floats", "too many fields", "numbers with sign, exponent, spaces"}
+VALID_BUT_DECLINED = {
+    "whole counts written as floats",
+    "too many fields",
+    "numbers with sign, exponent, spaces",
+    "a quoted field over lines",  # legal; the row-by-row reader tells it from a stray quote
+    "blank lines",  # more lines than rows: the row-by-row reader decides
+}
 
 
 def both_ways(path: Path) -> tuple[CsvResults | JsonlResults, CsvResults | JsonlResults, dict, dict]:
@@ -237,3 +243,39 @@ def test_report_input_imports_no_aws_or_template_code(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["totals"]["total"] == 28
     loaded = done.stderr.split("LOADED=")[1].strip()
     assert loaded == "", f"report --input imported {loaded}"
+
+
+@pytest.mark.parametrize(
+    ("stray", "closing"),
+    [
+        ('s3://b/bad.jpg,"L0,90,1,0', None),  # never closed: runs to the end of the file
+        ('s3://b/bad.jpg,"L0,90,1,0', '"s3://b/q,x.jpg",L1,91,1,0'),  # closed by a later, correct quote
+        ('s3://b/bad.jpg,L0,"90,1,0', 's3://b/z.jpg,L1,9"1,1,0'),  # closed by a second stray quote
+    ],
+)
+def test_a_stray_quote_never_swallows_rows_silently(tmp_path: Path, stray: str, closing: str | None) -> None:
+    rows = [*GOOD[:5], stray, *GOOD[5:25], *([closing] if closing else []), *GOOD[25:]]
+    path = tmp_path / "r.csv"
+    path.write_text(body(*rows))
+    source = CsvResults(path)
+    _, ids, *_ = source.columns()
+    assert not source.fast_path
+    assert str(source.problems[0]).startswith("line 7: unclosed quote") and "lines 8-" in str(source.problems[0])
+    assert len(ids) == len(GOOD) + (1 if closing and closing.startswith('"') else 0)
+    slow = CsvResults(path)
+    assert len(list(slow)) == len(ids) and [str(p) for p in slow.problems] == [str(p) for p in source.problems]
+
+
+def test_physical_lines_counts_as_the_csv_module_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import random
+
+    from bulkqa import columnar
+
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 3)  # line ends split across reads
+    rng = random.Random(5)
+    path = tmp_path / "lines.txt"
+    for _ in range(300):
+        text = "".join(rng.choice(["a", "b,c", "\r\n", "\n", "\r", ""]) for _ in range(rng.randint(0, 14)))
+        path.write_bytes(text.encode())
+        assert columnar.physical_lines(path) == len(io.StringIO(text, newline="").readlines()), repr(text)

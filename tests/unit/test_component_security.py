@@ -10,8 +10,10 @@ import pytest
 
 from components import BulkQA, BulkQAArgs
 from components import policies as P
+from components.handler_calls import actions_needed
+from components.lambda_package import entry_modules, import_closure
 from components.mocks import MockedResource, MockedRun, run_program
-from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL
+from handlers.settings import ATTR_IMAGE_URL, ATTR_LABEL, IMAGE_PREFIX, OUTPUT_PREFIX, ROUND_PREFIX, TEMPLATE_KEY
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -45,6 +47,10 @@ def all_policy_documents(run: MockedRun) -> list[tuple[MockedResource, str, dict
 def stack_arns(run: MockedRun) -> dict[str, str]:
     bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
     arns = {"bucket": bucket, "objects": f"{bucket}/*", "table": run.one("aws:dynamodb/table:Table").state["arn"]}
+    for prefix in (IMAGE_PREFIX, ROUND_PREFIX, OUTPUT_PREFIX):
+        arns[f"objects:{prefix}"] = f"{bucket}/{prefix}*"
+    gt_logs = f"arn:aws:logs:us-east-1:123456789012:log-group:{P.GROUND_TRUTH_LOG_GROUP}"
+    arns["gt-logs"], arns["gt-log-streams"] = gt_logs, f"{gt_logs}:*"
     for fn in run.of_type(FUNCTION):
         arns[f"fn:{fn.inputs['name']}"] = fn.state["arn"]
     for group in run.of_type(LOG_GROUP):
@@ -107,11 +113,18 @@ def test_every_role_reaches_only_this_stacks_arns(fixture: str, request) -> None
     docs = role_documents(run)
     assert len(docs) == 4
     for name, (_, document) in docs.items():
-        resources = P.allowed_resources(document)
+        unconditional = [s for s in P.statements(document) if "Condition" not in s]
+        resources = {r for s in unconditional for r in P.as_list(s["Resource"])}
         assert resources, name
         assert resources <= own | extra, (name, resources - own - extra)
         for resource in resources:
             assert "*" not in resource.split(":::", 1)[-1].removesuffix("/*").removesuffix(":*"), resource
+        # The one statement on "*": PutMetricData (no resource-level permissions), namespace-bound.
+        for statement in P.statements(document):
+            if "Condition" in statement:
+                assert statement["Action"] == ["cloudwatch:PutMetricData"] and statement["Resource"] == ["*"]
+                assert set(statement["Condition"]) == {"StringLike"}
+                assert set(statement["Condition"]["StringLike"]) == {"cloudwatch:namespace"}
 
 
 def test_extra_image_buckets_are_read_only(run_with_images: MockedRun) -> None:
@@ -128,15 +141,97 @@ def test_extra_image_buckets_are_read_only(run_with_images: MockedRun) -> None:
     assert not extra & P.allowed_resources(policy_of_function(run_with_images, "post-labeling"))
 
 
-def test_each_function_role_has_exactly_the_actions_its_handler_uses(run: MockedRun) -> None:
+SHORT_OF_KEY = {"launch": "launch", "pre_labeling": "pre-labeling", "post_labeling": "post-labeling"}
+
+
+@pytest.mark.parametrize("key", sorted(SHORT_OF_KEY))
+def test_each_function_role_allows_every_call_its_code_makes(key: str, run: MockedRun) -> None:
+    """Read from the handlers' source (their import closure, as packed): a handler change that needs a
+    new permission fails here, not on the first real job."""
+    needed = actions_needed(import_closure([entry_modules()[key]]).values())
+    allowed = P.allowed_actions(policy_of_function(run, SHORT_OF_KEY[key]))
+    missing = {action: sorted(files) for action, files in needed.items() if action not in allowed}
+    assert not missing, f"the {key} role lacks {missing}: add them to components/policies.py"
+    assert needed, key  # the scan found the calls at all
+
+
+def test_function_roles_grant_nothing_beyond_their_jobs(run: MockedRun) -> None:
     logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert P.allowed_actions(policy_of_function(run, "launch")) == {
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", *logs,
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", *P.LAUNCH_TABLE_ACTIONS, *logs,
     }  # fmt: skip
     assert P.allowed_actions(policy_of_function(run, "pre-labeling")) == {"s3:GetObject", *logs}
     assert P.allowed_actions(policy_of_function(run, "post-labeling")) == {
-        "s3:GetObject", "dynamodb:GetItem", "dynamodb:UpdateItem", *logs,
+        "s3:GetObject", "s3:ListBucket", *P.POST_TABLE_ACTIONS, *logs,
     }  # fmt: skip
+    for actions in (P.LAUNCH_TABLE_ACTIONS, P.POST_TABLE_ACTIONS):
+        assert not {"dynamodb:DeleteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable"} & set(actions)
+
+
+def test_the_scan_of_handler_code_finds_calls_and_transaction_operations(tmp_path) -> None:
+    module = tmp_path / "probe.py"
+    module.write_text(
+        "def f(s3, ddb):\n"
+        "    s3.copy_object(Bucket='b', Key='k', CopySource={})\n"
+        "    ddb.get_paginator('query').paginate()\n"
+        "    ddb.transact_write_items(TransactItems=[{'Put': {}}, {'ConditionCheck': {}}])\n"
+    )
+    assert set(actions_needed([module])) == {
+        "s3:GetObject", "s3:PutObject", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem",
+    }  # fmt: skip
+
+
+# Every writer writes only its own prefixes (issue 12): an image path can never overwrite the worker
+# template, a round's manifest or Ground Truth's output through a role that may write elsewhere.
+WRITE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
+
+
+def writable_keys(document: dict, bucket_arn: str, keys: list[str]) -> set[str]:
+    return {k for k in keys for a in WRITE_ACTIONS if P.allows(document, a, f"{bucket_arn}/{k}")}
+
+
+def test_each_writer_may_write_only_its_prefixes(run: MockedRun) -> None:
+    bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
+    keys = [
+        "images/sub/a.jpg", "rounds/r1/manifest-0001.jsonl", "output/job/annotations/x.json", TEMPLATE_KEY,
+        "manifest.json", "batches/dog-1/batch-00001.json", "seed/corpus.csv", "a.jpg", "templates/other.html",
+    ]  # fmt: skip
+    assert writable_keys(policy_of_function(run, "launch"), bucket, keys) == {
+        "images/sub/a.jpg", "rounds/r1/manifest-0001.jsonl",
+    }  # fmt: skip
+    assert writable_keys(ground_truth_policy(run), bucket, keys) == {"output/job/annotations/x.json"}
+    for short in ("pre-labeling", "post-labeling"):
+        assert writable_keys(policy_of_function(run, short), bucket, keys) == set(), short
+    # Nobody but the deployer writes templates/: the component's own upload (Pulumi's credentials).
+    for name, (_, document) in role_documents(run).items():
+        assert not writable_keys(document, bucket, [TEMPLATE_KEY]), name
+    # Reads stay bucket-wide where the job needs them (CSV, images in place, manifests, template).
+    assert P.allows(ground_truth_policy(run), "s3:GetObject", f"{bucket}/{TEMPLATE_KEY}")
+    assert P.allows(policy_of_function(run, "launch"), "s3:GetObject", f"{bucket}/seed/corpus.csv")
+
+
+def test_post_labeling_may_list_the_bucket_so_a_missing_object_is_not_access_denied(run: MockedRun) -> None:
+    bucket = run.one("aws:s3/bucket:Bucket").state["arn"]
+    assert P.allows(policy_of_function(run, "post-labeling"), "s3:ListBucket", bucket)
+    assert not P.allows(policy_of_function(run, "post-labeling"), "s3:ListBucket", "arn:aws:s3:::another-bucket")
+
+
+def test_ground_truth_role_writes_its_logs_and_metrics_scoped(run: MockedRun) -> None:
+    document = ground_truth_policy(run)
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/LabelingJobs"
+    for action in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"):
+        assert P.allows(document, action, group) or P.allows(document, action, f"{group}:log-stream:x"), action
+        assert not P.allows(document, action, f"{group}-other"), action
+        assert not P.allows(document, action, "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x"), action
+    (metrics,) = [s for s in P.statements(document) if "cloudwatch:PutMetricData" in s["Action"]]
+    assert metrics["Action"] == ["cloudwatch:PutMetricData"]
+    namespaces = ["*SageMaker*", "*Sagemaker*", "*sagemaker*"]
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": namespaces}}
+    # The region and account of the log group are the stack's own (taken from the functions' ARNs).
+    assert P.ground_truth_log_arns("aws-cn", "cn-north-1", "1") == [
+        "arn:aws-cn:logs:cn-north-1:1:log-group:/aws/sagemaker/LabelingJobs",
+        "arn:aws-cn:logs:cn-north-1:1:log-group:/aws/sagemaker/LabelingJobs:*",
+    ]
 
 
 def test_table_and_log_access_is_scoped_per_function(run: MockedRun) -> None:
@@ -157,12 +252,16 @@ def test_ground_truth_role_may_invoke_exactly_the_pre_and_post_functions(run: Mo
     expected = {function_named(run, "pre-labeling").state["arn"], function_named(run, "post-labeling").state["arn"]}
     assert set(invoke[0]["Resource"]) == expected
     assert function_named(run, "launch").state["arn"] not in P.allowed_resources(document)
+    assert not P.allows(document, "lambda:InvokeFunction", function_named(run, "launch").state["arn"])
     arns = stack_arns(run)
     assert P.allowed_actions(document) == {
         "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListBucket", "s3:GetBucketLocation",
-        "lambda:InvokeFunction",
+        "lambda:InvokeFunction", *P.GROUND_TRUTH_LOG_ACTIONS, "cloudwatch:PutMetricData",
     }  # fmt: skip
-    assert P.allowed_resources(document) == {arns["bucket"], arns["objects"], *expected}
+    assert P.allowed_resources(document) == {
+        arns["bucket"], arns["objects"], arns[f"objects:{OUTPUT_PREFIX}"], arns["gt-logs"], arns["gt-log-streams"],
+        "*", *expected,
+    }  # fmt: skip
 
 
 def test_trust_policies(run: MockedRun) -> None:
@@ -255,12 +354,16 @@ def test_builders_refuse_wildcard_allow_actions_and_empty_resources() -> None:
         P._statement("x", ["s3:GetObject"], [])
     with pytest.raises(ValueError, match="distinct"):
         P.ground_truth_policy(bucket_arn=BUCKET_ARN, function_arns=[])
+    with pytest.raises(ValueError, match="without a condition"):
+        P._statement("x", ["cloudwatch:PutMetricData"], ["*"])
 
 
 def test_builders_are_deterministic_and_scoped() -> None:
     first = P.launch_policy(bucket_arn=BUCKET_ARN, table_arn=TABLE_ARN, log_group_arn=LOG_ARN)
     assert first == P.launch_policy(bucket_arn=BUCKET_ARN, table_arn=TABLE_ARN, log_group_arn=LOG_ARN)
-    assert P.allowed_resources(first) == {BUCKET_ARN, f"{BUCKET_ARN}/*", TABLE_ARN, f"{LOG_ARN}:*"}
+    assert P.allowed_resources(first) == {
+        BUCKET_ARN, f"{BUCKET_ARN}/*", f"{BUCKET_ARN}/images/*", f"{BUCKET_ARN}/rounds/*", TABLE_ARN, f"{LOG_ARN}:*",
+    }  # fmt: skip
     pre = P.pre_labeling_policy(bucket_arn=BUCKET_ARN, log_group_arn=LOG_ARN + ":*")
     assert P.allowed_resources(pre) == {f"{BUCKET_ARN}/*", f"{LOG_ARN}:*"}  # no doubled ":*"
 

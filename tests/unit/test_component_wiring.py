@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import handlers.settings as settings
-from components import BulkQA, BulkQAArgs, lambda_package, package_path_and_sha256
+from components import BulkQA, BulkQAArgs, package_path_and_sha256
 from components.lambda_package import (
     PackagingError,
     build_lambda_package,
@@ -75,12 +75,36 @@ def test_archive_is_reproducible(tmp_path: Path) -> None:
     second = build_lambda_package(tmp_path / "b")
     assert first.sha256 == second.sha256
     assert first.path.read_bytes() == second.path.read_bytes()
-    assert first.sha256 == lambda_package().sha256
     with zipfile.ZipFile(first.path) as archive:
         infos = archive.infolist()
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {(i.external_attr >> 16) & 0o777 for i in infos} == {0o644}
+    # Stored, not deflated: DEFLATE's bytes depend on the zlib build (zlib, zlib-ng, Apple's…).
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
+
+
+def test_archive_bytes_do_not_depend_on_the_zlib_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another zlib (another level, strategy or implementation) must not change a single byte."""
+    import zlib
+
+    reference, _ = build_zip_bytes()
+    real = zlib.compressobj
+
+    def other_zlib(level: int = -1, method: int = zlib.DEFLATED, wbits: int = -15, *args, **kwargs):
+        return real(1, method, wbits, 9, zlib.Z_FILTERED)  # a different deflater entirely
+
+    monkeypatch.setattr(zlib, "compressobj", other_zlib)
+    assert build_zip_bytes()[0] == reference
+
+
+def test_functions_declare_the_code_sha256_lambda_reports_and_run_on_arm64(run: MockedRun) -> None:
+    _, sha = package_path_and_sha256()
+    expected = base64.b64encode(bytes.fromhex(sha)).decode()
+    for key in HANDLER_ENTRY_POINTS:
+        fn = function(run, key)
+        assert fn.inputs["codeSha256"] == expected == fn.inputs["sourceCodeHash"]
+        assert fn.inputs["architectures"] == ["arm64"]
 
 
 def test_archive_holds_only_the_handlers_import_closure() -> None:
@@ -149,6 +173,9 @@ def test_handler_string_resolves_inside_the_deployed_zip(key: str, run: MockedRu
 
 # Set by the Lambda runtime (credentials, region) or optional boto3 settings: not the component's job.
 RUNTIME_PREFIX = "AWS_"
+# Read when set, and deliberately left unset by the component: without it, a seed started by an S3
+# notification gets a round named after the object (handlers.launch).
+OPTIONAL_VARIABLES = {settings.ENV_ROUND_NAME}
 
 
 def environment_reads(path: Path) -> set[str]:
@@ -228,8 +255,8 @@ def test_every_variable_the_handler_code_reads_is_set(key: str, run: MockedRun, 
     # Cross-check the scan itself: each handler logs, so it reads the log level at least.
     assert settings.ENV_LOG_LEVEL in read
     variables = set(function(run, key).inputs["environment"]["variables"])
-    assert read <= variables, (key, read - variables)
-    assert read <= set(HANDLER_ENVIRONMENT[key]), (key, "HANDLER_ENVIRONMENT is missing", read)
+    assert read - OPTIONAL_VARIABLES <= variables, (key, read - variables - OPTIONAL_VARIABLES)
+    assert read - OPTIONAL_VARIABLES <= set(HANDLER_ENVIRONMENT[key]), (key, "HANDLER_ENVIRONMENT is missing", read)
 
 
 def test_scan_finds_the_launch_functions_required_variables(deployed_zip: Path) -> None:
@@ -264,9 +291,13 @@ def test_scan_resolves_every_pattern_and_refuses_unknown_names(tmp_path: Path) -
 
 def test_functions_are_named_for_ground_truth_and_sized(run: MockedRun) -> None:
     functions = [function(run, key) for key in HANDLER_ENTRY_POINTS]
-    assert all("LabelingFunction" in fn.inputs["name"] for fn in functions)
     assert all(len(fn.inputs["name"]) <= 64 for fn in functions)
     launch, pre, post = (function(run, k) for k in ("launch", "pre_labeling", "post_labeling"))
+    # Pre/post keep the mark the managed Ground Truth policy and the console look for; the seed
+    # function must carry none of them, or any labeling job could invoke it.
+    assert "LabelingFunction" in pre.inputs["name"] and "LabelingFunction" in post.inputs["name"]
+    for mark in ("labelingfunction", "sagemaker", "gtrecipe"):
+        assert mark not in launch.inputs["name"].lower()
     assert launch.inputs["timeout"] == 900 and launch.inputs["memorySize"] >= 512
     assert pre.inputs["timeout"] <= 60
     assert post.inputs["timeout"] >= 60
@@ -333,6 +364,7 @@ def test_seeding_uploads_the_csv_and_invokes_launch_once(tmp_path: Path) -> None
         "copy_images": False,
         "batch_size": 10,
         "threshold": 75.0,
+        "round": "deploy-" + hashlib.sha256(csv.read_bytes()).hexdigest()[:12],
     }
     assert invocation.inputs["triggers"]["csv_sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
     assert {upload.urn, launch.urn} <= set(invocation.dependencies)

@@ -81,7 +81,9 @@ def test_wheel_holds_every_module_and_data_file_of_the_packages(installed: dict[
         path.relative_to(clone).as_posix()
         for package in PACKAGES
         for path in (clone / package).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc",)
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix not in (".pyc",)
         and path.name != ".gitkeep"
     }
     missing = sorted(expected - names)
@@ -114,3 +116,10 @@ def test_installed_command_runs_from_outside_the_repository(installed: dict[str,
     template = _run(installed["python"], "-c", "import worker_template; print(len(worker_template.read_template()))",
                     cwd=installed["cwd"])  # fmt: skip
     assert template.returncode == 0 and int(template.stdout) > 1000
+
+
+def test_make_unit_runs_only_the_unit_tests() -> None:
+    done = _run("make", "-n", "-o", ".venv/.installed-stamp", "unit", cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    pytest_lines = [line for line in done.stdout.splitlines() if "pytest" in line]
+    assert pytest_lines and all(" tests/unit" in line and "integration" not in line for line in pytest_lines)

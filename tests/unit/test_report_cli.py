@@ -184,9 +184,9 @@ def test_columnar_and_row_by_row_agree_and_keep_line_numbers(tmp_path: Path) -> 
     lines = ["image,label,confidence,WorkerConfirmCount,WorkerDisconfirmCount"]
     for i in range(20):
         lines.append(f"s3://b/{i}.jpg,L{i % 3},{80 + i},{i % 3},{i % 2}")
-    lines[7] = '"s3://b/multi\nline.jpg",L1,90,1,0'  # a quoted field over two lines...
     clean = tmp_path / "clean.csv"
     clean.write_text("\n".join(lines) + "\n")
+    lines[7] = '"s3://b/multi\nline.jpg",L1,90,1,0'  # a quoted field over two lines...
     lines[12] = "s3://b/bad.jpg,L1,oops,1,0"  # ...shifts the line number of this bad row by one
     dirty = tmp_path / "dirty.csv"
     dirty.write_text("\n".join(lines) + "\n")
@@ -207,3 +207,23 @@ def test_columnar_and_row_by_row_agree_and_keep_line_numbers(tmp_path: Path) -> 
         == ["line 14: confidence 'oops' is not a number in 0-100"]
     )
     assert fallback.rows_read == slow.rows_read == 20
+
+
+def test_read_progress_shows_pages_and_items_on_a_terminal_only() -> None:
+    import io
+
+    from rich.console import Console
+
+    from bulkqa.report_command import ReadProgress
+
+    buffer = io.StringIO()
+    terminal = Console(file=buffer, force_terminal=True, width=80)
+    with ReadProgress(terminal, "Scanning") as progress:
+        progress.update(3, 1200)
+        terminal.print("")  # let the live status render once
+        assert (progress.pages, progress.items) == (3, 1200)
+    assert "3 page(s), 1,200 item(s)" in buffer.getvalue()
+    quiet = io.StringIO()
+    with ReadProgress(Console(file=quiet, force_terminal=False), "Scanning") as progress:
+        progress.update(3, 1200)
+    assert quiet.getvalue() == ""

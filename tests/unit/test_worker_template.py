@@ -329,3 +329,72 @@ def test_consolidation_request_has_ground_truths_shape() -> None:
         obj = parse_dataset_object(json.loads(json.dumps(payload))[0], 0)
         assert [(a.worker_id, json.loads(a.content)) for a in obj.annotations] == [("w1", answer)]
     assert answer_summary({"a-0": {"Confirmed": True}, "a-1": {"Confirmed": False}, "a-2": {"on": True}}) == (2, 1)
+
+
+# --- crowd-html-elements hierarchy rules we can check offline ------------------------------------
+# crowd-form submits the values of the crowd elements *inside* it, as {name: {value: checked}};
+# a crowd-checkbox outside it, a second or nested form, a native submit button (submits the page
+# without crowd-form's output) or an unnamed box would each lose answers. Only Ground Truth's
+# console preview shows the real elements' rendering (docs/worker-ui.md says what that leaves).
+
+
+def ancestors_of(page: Page, target: Element) -> list[str]:
+    """Tags from the root down to ``target``'s parent."""
+
+    def walk(element: Element, path: list[str]) -> list[str] | None:
+        for child in element.children:
+            if child is target:
+                return [*path, element.tag]
+            found = walk(child, [*path, element.tag])
+            if found is not None:
+                return found
+        return None
+
+    for root in [e for e in page.elements if not any(e in p.children for p in page.elements)]:
+        if root is target:
+            return []
+        found = walk(root, [])
+        if found is not None:
+            return found
+    raise AssertionError("element not in the page")
+
+
+@pytest.mark.parametrize("count", [1, 25, MAX_BATCH_SIZE])
+def test_every_checkbox_is_inside_the_one_crowd_form(count: int) -> None:
+    page = render(items_for("Cat", count))
+    form = page.one("crowd-form")
+    inside = descendants(form)
+    boxes = page.all("crowd-checkbox")
+    assert len(boxes) == count and all(box in inside for box in boxes)
+    assert all(card in inside for card in page.all("crowd-card"))
+    for box in boxes:
+        path = ancestors_of(page, box)
+        assert "crowd-form" in path and "form" not in path, path
+        assert "crowd-checkbox" not in path  # not nested in another box
+        assert "crowd-card" in path
+
+
+def test_no_native_form_or_submit_button_competes_with_crowd_form() -> None:
+    page = render(items_for("Cat", 3))
+    assert page.all("form") == []
+    assert "crowd-form" not in ancestors_of(page, page.one("crowd-form"))  # not nested
+    for button in page.all("button"):
+        assert button.attrs.get("type") == "button", button.attrs  # default type=submit would submit the page
+    for field_ in page.all("input"):
+        assert field_.attrs.get("type") not in (None, "submit", "image"), field_.attrs
+
+
+def test_each_box_submits_a_distinct_name_value_pair() -> None:
+    page = render(items_for("Cat", 25))
+    pairs = [(box.attrs.get("name"), box.attrs.get("value")) for box in page.all("crowd-checkbox")]
+    assert all(name and value == CHECKBOX_VALUE for name, value in pairs)
+    assert len(set(pairs)) == len(pairs)  # boxes sharing a name and value would share one answer
+    answer = crowd_answer(page)
+    assert len(answer) == 25 and all(list(v) == [CHECKBOX_VALUE] for v in answer.values())
+
+
+def test_crowd_elements_script_is_outside_the_form_and_loaded_once() -> None:
+    page = render(items_for("Cat", 2))
+    scripts = [s for s in page.all("script") if s.attrs.get("src") == CROWD_ELEMENTS_URL]
+    assert len(scripts) == 1
+    assert "crowd-form" not in ancestors_of(page, scripts[0])
