@@ -22,34 +22,57 @@ from handlers import post_labeling
 from handlers.aws_clients import make_client
 from handlers.consolidation import consolidate
 from handlers.gt_events import parse_consolidation_event
-from handlers.image_sources import S3Images
-from handlers.s3_uri import S3Uri
-from handlers.seeding import SeedTarget, run_seed
+from handlers.rounds import BatchDocument, BatchEntry
 from handlers.settings import ENV_TABLE_NAME
+from handlers.vote_store import confidence_value, item_key
 
 BUCKET = TABLE = "bench-post"
 BATCH = 25
 
 
 def _seed(emu: Any, batches: int) -> list[tuple[str, str]]:
-    """Seed ``batches`` full batches (images referenced in place); return their (S3 URI, label)."""
+    """Seed ``batches`` full batches' pair items; return each batch as (inline document JSON, label).
+
+    The batches travel inline in the payload (``dataObject.content``), as a round's manifest
+    lines carry them; the pair items are written directly (the seed is measured elsewhere).
+    """
     rng = random.Random(11)
-    lines = ["image_local_path,label,confidence"]
-    lines += [f"img/{i:07d}.jpg,Label {i // BATCH:05d},{rng.uniform(80, 100):.4f}" for i in range(batches * BATCH)]
-    target = SeedTarget(BUCKET, TABLE, S3Images(S3Uri("bench-images", "")), BATCH, 0.0)
-    report = run_seed("\n".join(lines) + "\n", target, s3=emu.client("s3"), ddb=emu.client("dynamodb"))
-    return [(f"s3://{BUCKET}/{batch.key}", batch.label) for batch in report.batches]
+    ddb = emu.client("dynamodb")
+    documents = []
+    for n in range(batches):
+        label = f"Label {n:05d}"
+        items = tuple(
+            BatchEntry(f"s3://bench-images/img/{n * BATCH + i:07d}.jpg", label, rng.uniform(80, 100))
+            for i in range(BATCH)
+        )
+        documents.append((BatchDocument("bench", 1, n + 1, label, items).text(), label))
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        **item_key(entry.s3_image_url, label),
+                        "confidence": confidence_value(entry.confidence),
+                        "WorkerConfirmCount": {"N": "0"},
+                        "WorkerDisconfirmCount": {"N": "0"},
+                        "WorkerVotes": {"M": {}},
+                    }
+                }
+            }
+            for entry in items
+        ]
+        ddb.batch_write_item(RequestItems={TABLE: requests})
+    return documents
 
 
 def _payload(batches: list[tuple[str, str]], workers: int, rng: random.Random) -> list[dict]:
     """One dataset object per batch; every worker answers all 25 images (80 % confirmed)."""
     objects = []
-    for n, (uri, label) in enumerate(batches):
+    for n, (document, label) in enumerate(batches):
         annotations = []
         for w in range(workers):
             answer = {f"{label}-{i}": {"Confirmed": rng.random() < 0.8} for i in range(BATCH)}
             annotations.append({"workerId": f"worker-{w}", "annotationData": {"content": json.dumps(answer)}})
-        objects.append({"datasetObjectId": str(n), "dataObject": {"s3Uri": uri}, "annotations": annotations})
+        objects.append({"datasetObjectId": str(n), "dataObject": {"content": document}, "annotations": annotations})
     return objects
 
 
@@ -108,7 +131,10 @@ def _stored_votes(emu: Any) -> int:
             ProjectionExpression="WorkerConfirmCount, WorkerDisconfirmCount",
             **({"ExclusiveStartKey": start} if start else {}),
         )
-        total += sum(int(i["WorkerConfirmCount"]["N"]) + int(i["WorkerDisconfirmCount"]["N"]) for i in page["Items"])
+        total += sum(  # worker-page items (kind worker-page) carry no counts
+            int(i.get("WorkerConfirmCount", {"N": "0"})["N"]) + int(i.get("WorkerDisconfirmCount", {"N": "0"})["N"])
+            for i in page["Items"]
+        )
         start = page.get("LastEvaluatedKey")
         if not start:
             return total

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from bench.aws_hooks import RequestCounter, add_latency
 from bench.server import emulator
-from bulkqa import seed_command
+from bulkqa import aws
 from bulkqa.aws import clients
 from bulkqa.cli import app
 from handlers.batching import QueueItem, manifest_text, plan_batches
@@ -114,16 +114,17 @@ def _run_bulkqa(csv_path: Path, images: Path, latency: float, workers: int) -> d
         def slow_clients(*services: str, **kwargs: Any) -> list[Any]:
             return [counter.attach(add_latency(c, latency)) for c in clients(*services, **kwargs)]
 
-        original, seed_command.clients = seed_command.clients, slow_clients
+        # The command imports ``bulkqa.aws.clients`` when it runs: the hooks go on what it makes.
+        original, aws.clients = aws.clients, slow_clients
         try:
             args = ["seed", "--csv", str(csv_path), "--images", str(images), "--bucket", bucket, "--table", table]
             args += ["--endpoint-url", emu.endpoint, "--region", "us-east-1", "--threshold", str(THRESHOLD)]
-            args += ["--batch-size", str(BATCH_SIZE), "--workers", str(workers), "--json"]
+            args += ["--batch-size", str(BATCH_SIZE), "--workers", str(workers), "--json", "--round", "bench"]
             start = time.perf_counter()
             result = CliRunner().invoke(app, args, catch_exceptions=False)
             seconds = time.perf_counter() - start
         finally:
-            seed_command.clients = original
+            aws.clients = original
         if result.exit_code != 0:
             raise RuntimeError(f"bulkqa seed failed ({result.exit_code}): {result.output[-2000:]}")
         report = json.loads(result.stdout)
@@ -144,8 +145,13 @@ def _figures(
         "requests_total": total,
         "requests_per_row": round(total / rows, 4),
         # What the run left behind, to show both sides did the same job.
-        "items_in_table": emu.count_items(table),
-        "objects_in_bucket": emu.count_objects(bucket),
+        # What the run left behind, to show both sides stored the same pairs (a round also writes its
+        # own round items, and an inline manifest instead of batch files: those are not compared).
+        "items_in_table": emu.count_items(table, pairs_only=True),
+        "images_in_bucket": emu.count_objects(bucket)
+        - emu.count_objects(bucket, "batches/")
+        - emu.count_objects(bucket, "rounds/")
+        - emu.count_objects(bucket, "manifest.json"),
     }
 
 
@@ -154,7 +160,7 @@ def compare(work: Path, rows: int, latency: float, workers: int = 16) -> dict[st
     csv_path, images = generate(work, rows)
     baseline = _run_baseline(csv_path, images, latency)
     ours = _run_bulkqa(csv_path, images, latency, workers)
-    for key in ("rows", "items_in_table", "objects_in_bucket"):
+    for key in ("rows", "items_in_table", "images_in_bucket"):
         if baseline[key] != ours[key]:
             raise RuntimeError(f"the two seeds disagree on {key}: {baseline[key]} vs {ours[key]}")
     speed_up = ours["rows_per_s"] / baseline["rows_per_s"]

@@ -35,10 +35,16 @@ class Emulator:
         self.client("s3").create_bucket(Bucket=bucket)
         create_qa_table(self.client("dynamodb"), table)
 
-    def count_items(self, table: str) -> int:
+    def count_items(self, table: str, *, pairs_only: bool = False) -> int:
+        """Items in the table; with ``pairs_only`` only (image, label) pair items (not round items)."""
         ddb, total, start = self.client("dynamodb"), 0, None
+        only_pairs = {"FilterExpression": "NOT begins_with(s3_image_url, :hash)"} if pairs_only else {}
+        if pairs_only:
+            only_pairs["ExpressionAttributeValues"] = {":hash": {"S": "#"}}
         for _ in range(100_000):
-            page = ddb.scan(TableName=table, Select="COUNT", **({"ExclusiveStartKey": start} if start else {}))
+            page = ddb.scan(
+                TableName=table, Select="COUNT", **only_pairs, **({"ExclusiveStartKey": start} if start else {})
+            )
             total += page["Count"]
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -84,6 +90,9 @@ def _serve() -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
+    from e2e.moto_fidelity import serialise_dynamodb_writes
+
+    serialise_dynamodb_writes()  # DynamoDB's per-request atomicity (moto races under parallel writes)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     print(server.get_host_and_port()[1], flush=True)

@@ -39,7 +39,7 @@ from bulkqa.report_command import (
     print_problems,
 )
 from bulkqa.results_source import DEFAULT_SEGMENTS, IMAGE_COLUMN
-from handlers.settings import ATTR_CONFIDENCE, ATTR_CONFIRM_COUNT, ATTR_DISCONFIRM_COUNT, ATTR_LABEL
+from handlers.settings import ATTR_CONFIDENCE, ATTR_CONFIRM_COUNT, ATTR_DISCONFIRM_COUNT, ATTR_LABEL, STATE_ACCEPTED
 
 OUTCOME_COLUMN = "outcome"
 EXPORT_COLUMNS = (IMAGE_COLUMN, ATTR_LABEL, ATTR_CONFIDENCE, OUTCOME_COLUMN, ATTR_CONFIRM_COUNT, ATTR_DISCONFIRM_COUNT)
@@ -84,6 +84,50 @@ def accepted_rows(source: Any) -> Iterable[ExportRow]:
         yield ExportRow(pair.image, pair.label, pair.confidence, ACCEPTED, pair.confirm, pair.disconfirm)
 
 
+CORRECTED_COLUMNS = (IMAGE_COLUMN, ATTR_LABEL, "label_source", "original_label", ATTR_CONFIDENCE)
+
+
+def corrected_training_rows(source: Any, policy: Policy) -> list[tuple[object, ...]]:
+    """The round's training set after a relabel: confirmed pairs, and each rejected image under the
+    class the relabel job gave it ("None of these" left out); sorted by label, then image."""
+    from bulkqa.relabel.analysis import corrected_rows
+    from bulkqa.relabel.store import StoredPair
+
+    source.details = True
+    confidence: dict[tuple[str, str], float] = {}
+    pairs = []
+    for pair, details in source.pairs_with_details():
+        if pair.state == STATE_ACCEPTED:
+            continue  # accepted by threshold: not verified by a human
+        confidence[(pair.image, pair.label)] = pair.confidence
+        pairs.append(
+            StoredPair(
+                pair.image,
+                pair.label,
+                pair.confirm,
+                pair.disconfirm,
+                details.corrected_label,
+                None,
+                details.corrected_by_job,
+            )
+        )
+    return [
+        (row.image, row.label, row.source, row.original_label, confidence[(row.image, row.original_label)])
+        for row in corrected_rows(pairs, policy)
+    ]
+
+
+def write_corrected(rows: list[tuple[object, ...]], handle: TextIO, fmt: ExportFormat) -> int:
+    if fmt is ExportFormat.CSV:
+        writer = safe_writer(handle)
+        writer.writerow(CORRECTED_COLUMNS)
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            handle.write(json.dumps(dict(zip(CORRECTED_COLUMNS, row, strict=True)), ensure_ascii=False) + "\n")
+    return len(rows)
+
+
 def export(
     table: TableOption = None,
     input_path: InputOption = None,
@@ -98,6 +142,14 @@ def export(
     ] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv | jsonl")] = ExportFormat.CSV,
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    corrected: Annotated[
+        bool,
+        typer.Option(
+            "--corrected",
+            help="With --round: the training set after bulkqa relabel import: confirmed labels plus the "
+            "corrected label of each rejected image, with a label_source column.",
+        ),
+    ] = False,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     segments: SegmentsOption = DEFAULT_SEGMENTS,
@@ -109,6 +161,9 @@ def export(
     a spreadsheet would run as a formula get a leading ' (OWASP).
     """
     err = Console(stderr=True)
+    if corrected and (round_name is None or only is not None):
+        err.print("[bold red]error:[/bold red] --corrected needs --round and takes no --only")
+        raise typer.Exit(2)
     if only is Only.ACCEPTED and round_name is None:
         err.print("[bold red]error:[/bold red] --only accepted needs --round: only a round accepts by threshold")
         raise typer.Exit(2)
@@ -117,7 +172,9 @@ def export(
             err, table, input_path, endpoint_url, region, segments, round_name=round_name, progress=progress.update
         )
         with exit_on_read_failure(err):
-            if only is Only.ACCEPTED:
+            if corrected:
+                rows = corrected_training_rows(source, policy)
+            elif only is Only.ACCEPTED:
                 rows = export_order(accepted_rows(source))
             else:
                 keep = None if only is None else Outcome(only.value)
@@ -125,6 +182,6 @@ def export(
     # Everything is read before the output is opened: a read failure leaves no partial file.
     with ExitStack() as stack:
         handle = sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
-        written = write_rows(rows, handle, fmt)
+        written = write_corrected(rows, handle, fmt) if corrected else write_rows(rows, handle, fmt)
     print_problems(err, source)
     err.print(f"{source.rows_read} row(s) read, {written} exported" + (f" to {escape(str(out))}." if out else "."))

@@ -40,8 +40,8 @@ InputOption = Annotated[
     Path | None,
     typer.Option(
         "--input",
-        help="A results CSV (image,label,confidence,WorkerConfirmCount,WorkerDisconfirmCount, any "
-        "order) or JSON lines with those fields (.jsonl).",
+        help="A results CSV with the columns image, label, confidence, WorkerConfirmCount and "
+        "WorkerDisconfirmCount (any order), or JSON lines with those fields (.jsonl).",
         exists=True,
         dir_okay=False,
     ),
@@ -170,8 +170,8 @@ def report(
         str | None,
         typer.Option(
             "--from-export",
-            help="A DynamoDB export in S3 (s3://bucket/prefix/AWSDynamoDB/<export-id>/, DYNAMODB_JSON; "
-            "see bulkqa export-table): read instead of scanning the table.",
+            help="Read a DynamoDB export instead of scanning the table: its folder "
+            "s3://BUCKET/PREFIX/AWSDynamoDB/ID/ (bulkqa export-table makes one).",
         ),
     ] = None,
     policy: PolicyOption = Policy.UNANIMOUS,
@@ -190,6 +190,19 @@ def report(
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     segments: SegmentsOption = DEFAULT_SEGMENTS,
+    exclude_workers: Annotated[
+        str | None,
+        typer.Option(help="With --round: leave out these workers' votes (comma-separated worker ids)."),
+    ] = None,
+    min_worker_quality: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="With --round: leave out workers whose gold catch rate (Wilson 95% lower bound) is below "
+            "this (0-1). See bulkqa workers.",
+        ),
+    ] = None,
 ) -> None:
     """Report accuracy per class × confidence band, per-class thresholds and calibration.
 
@@ -206,6 +219,9 @@ def report(
         err.print(f"[bold red]error:[/bold red] {escape(str(error))}")
         raise typer.Exit(2) from error
     options = {"policy": policy, "bands": edges, "max_fp_ratio": str(max_fp_ratio), "min_reviewed": min_reviewed}
+    if (exclude_workers or min_worker_quality is not None) and round_name is None:
+        err.print("[bold red]error:[/bold red] --exclude-workers and --min-worker-quality need --round")
+        raise typer.Exit(2)
     round_report = None
     with ReadProgress(err) as progress:
         source = open_source(
@@ -222,9 +238,14 @@ def report(
         started = time.perf_counter()
         with exit_on_read_failure(err):
             if round_name is not None:
-                from bulkqa.analysis.rounds import build_round_report
+                from bulkqa.round_extras import parse_worker_list, round_report_with_extras
 
-                round_report = build_round_report(source.pairs(), source.info(), **options)
+                round_report = round_report_with_extras(
+                    source,
+                    options,
+                    exclude=parse_worker_list(exclude_workers),
+                    min_worker_quality=min_worker_quality,
+                )
                 result = round_report.report
             else:  # every source gives columns; files through the columnar fast path
                 result = build_report_from_columns(*source.columns(), **options)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from bulkqa.analysis import Record
@@ -35,12 +36,15 @@ from handlers.rounds import round_meta_key, round_pair_partitions, validate_roun
 from handlers.settings import (
     ATTR_CONFIDENCE,
     ATTR_CONFIRM_COUNT,
+    ATTR_CORRECTED_BY_JOB,
+    ATTR_CORRECTED_LABEL,
     ATTR_DISCONFIRM_COUNT,
     ATTR_IMAGE_URL,
     ATTR_LABEL,
     ATTR_PAIR_LABEL,
     ATTR_PAIR_URL,
     ATTR_STATE,
+    ATTR_WORKER_VOTES,
     ROUND_STATES,
     STATE_ACCEPTED,
 )
@@ -75,6 +79,32 @@ def _round_pair_where(item: dict[str, Any]) -> str:
     return f"round pair {url} / {label} ({digest[:12]})"
 
 
+@dataclass(frozen=True)
+class PairDetails:
+    """What a pair item holds beyond its counts: who voted what, and a relabel correction."""
+
+    votes: dict[str, str]
+    corrected_label: str | None = None
+    corrected_by_job: str | None = None
+
+    @classmethod
+    def of(cls, item: dict[str, Any] | None) -> PairDetails:
+        if not item:
+            return NO_DETAILS
+        raw = item.get(ATTR_WORKER_VOTES, {}).get("M", {}) if isinstance(item.get(ATTR_WORKER_VOTES), dict) else {}
+        votes = {worker: value.get("S", "") for worker, value in raw.items() if isinstance(value, dict)}
+        corrected = item.get(ATTR_CORRECTED_LABEL, {})
+        job = item.get(ATTR_CORRECTED_BY_JOB, {})
+        return cls(
+            votes,
+            corrected.get("S") if isinstance(corrected, dict) else None,
+            job.get("S") if isinstance(job, dict) else None,
+        )
+
+
+NO_DETAILS = PairDetails({})
+
+
 class RoundResults(_Problems):
     """Every pair of one round with its votes; see the module docstring."""
 
@@ -88,8 +118,10 @@ class RoundResults(_Problems):
         page_size: int | None = None,
         threads: int = 16,
         sleep: Callable[[float], None] | None = None,
+        details: bool = False,
     ) -> None:
         super().__init__()
+        self.details = details
         self.ddb, self.table = ddb, table
         self.round_name = validate_round_name(round_name)
         self.progress, self.page_size, self.threads = progress, page_size, threads
@@ -140,15 +172,10 @@ class RoundResults(_Problems):
         from handlers.dynamo_batches import get_chunk
 
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        projection = {
-            "ProjectionExpression": "#i, #l, #y, #n",
-            "ExpressionAttributeNames": {
-                "#i": ATTR_IMAGE_URL,
-                "#l": ATTR_LABEL,
-                "#y": ATTR_CONFIRM_COUNT,
-                "#n": ATTR_DISCONFIRM_COUNT,
-            },
-        }
+        names = {"#i": ATTR_IMAGE_URL, "#l": ATTR_LABEL, "#y": ATTR_CONFIRM_COUNT, "#n": ATTR_DISCONFIRM_COUNT}
+        if self.details:  # the per-worker votes and a relabel correction, for exclusion and the confusion table
+            names |= {"#v": ATTR_WORKER_VOTES, "#c": ATTR_CORRECTED_LABEL, "#j": ATTR_CORRECTED_BY_JOB}
+        projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         unique = list(dict.fromkeys(pairs))
         for start in range(0, len(unique), GET_CHUNK):
             keys = [{ATTR_IMAGE_URL: {"S": u}, ATTR_LABEL: {"S": lab}} for u, lab in unique[start : start + GET_CHUNK]]
@@ -178,6 +205,10 @@ class RoundResults(_Problems):
 
     def pairs(self) -> Iterator[RoundPair]:
         """Every pair of the round (all states), this round's confidence, the shared votes."""
+        return (pair for pair, _ in self.pairs_with_details())
+
+    def pairs_with_details(self) -> Iterator[tuple[RoundPair, PairDetails]]:
+        """``pairs()`` with each pair item's worker votes and relabel correction (``details=True``)."""
         self.meta()
         self._reset()
         partitions = round_pair_partitions(self.round_name)
@@ -198,7 +229,7 @@ class RoundResults(_Problems):
                 if isinstance(counts, str):
                     self._skip(item_where(pair_item or {}), counts)
                     continue
-                yield RoundPair(url, label, conf, state, counts[0], counts[1])
+                yield RoundPair(url, label, conf, state, counts[0], counts[1]), PairDetails.of(pair_item)
 
     def __iter__(self) -> Iterator[Record]:
         """The reviewed states' pairs as records (what ``export`` and a plain report read)."""

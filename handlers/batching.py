@@ -1,9 +1,10 @@
-"""Group queued items by label and cut them into batch files and a manifest (pure).
+"""Release 0.1 batch files: ``QueueItem`` and reading a ``source-ref`` batch file back (pure).
 
-A worker sees one batch per task, so a batch never mixes labels and never exceeds the batch
-size. Batch keys are derived from the label and the batch number only, so the same input always
-produces the same keys and the same manifest -- that is what makes a re-run overwrite rather
-than add.
+Rounds (release 0.2) put each page inline in the manifest line (``handlers.rounds``,
+``handlers.seeding.Pager``); nothing writes batch files any more. What stays here is read by the
+functions for jobs started on a 0.1 manifest (``parse_batch_document``), used as the item type of
+votes (``QueueItem``), and by the benchmark's one-call-per-row baseline (``plan_batches``,
+``manifest_text``), which reproduces the original sample's layout.
 """
 
 from __future__ import annotations

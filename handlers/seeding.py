@@ -721,7 +721,8 @@ class _Seeder:
         for row in rows:
             if row.image in gone:
                 reason = missing.get(row.image) or f"image {row.image!r} not found"
-                self.report.problems.append(RowProblem(row.line, reason))
+                if len(self.report.problems) < MAX_PROBLEMS_KEPT:
+                    self.report.problems.append(RowProblem(row.line, reason))
                 self.report.problems_total += 1
         return gone
 

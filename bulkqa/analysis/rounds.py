@@ -233,6 +233,22 @@ class ReviewCost:
 
 
 @dataclass(frozen=True)
+class ExtraSection:
+    """A section some rounds add to their report (workers left out, relabelled images): a title,
+    sentences, an optional table of text cells, and the same figures as JSON under ``key``.
+
+    Kept as plain data so every format draws it the same way without knowing what it is about.
+    """
+
+    key: str
+    title: str
+    lines: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    data: Any = None
+
+
+@dataclass(frozen=True)
 class RoundReport:
     info: RoundInfo
     report: Report  # over queued + reused pairs, this round's confidences
@@ -241,6 +257,7 @@ class RoundReport:
     cost: ReviewCost
     accepted_reviewed: int  # accepted pairs that have votes anyway (reviewed by another round)
     accepted_confirmed: int  # of which confirmed: a check on the threshold
+    extras: tuple[ExtraSection, ...] = ()  # worker exclusion, relabel confusion, ...
 
     @property
     def sampled(self) -> bool:
@@ -271,6 +288,8 @@ class RoundReport:
             "estimates": [e.to_json() for e in self.estimates],
             "review_cost": self.cost.to_json(),
         }
+        for section in self.extras:
+            out[section.key] = section.data
         return out
 
 

@@ -306,6 +306,11 @@ def round_html(rr: RoundReport) -> str:
         out.append("<h3>Sampled cells: precision from the sample, extrapolated to the cell</h3>")
         out.append(_simple_table(ESTIMATE_HEADERS, estimate_rows(rr, rr.population.bands)))
         out.append(f"<p class='legend'>{escape(ESTIMATE_LEGEND)}</p>")
+    for section in rr.extras:
+        out.append(f"<h3>{escape(section.title)}</h3>")
+        if section.headers:
+            out.append(_simple_table(section.headers, section.rows))
+        out += [f"<p>{escape(line)}</p>" for line in section.lines]
     return "\n".join(out)
 
 

@@ -110,6 +110,13 @@ def round_markdown(rr: RoundReport) -> str:
         out += [_row(list(ESTIMATE_HEADERS)), "|---|---|---:|---:|---:|---:|"]
         out += [_row(row) for row in estimate_rows(rr, rr.population.bands)]
         out += ["", f"*{md_text(ESTIMATE_LEGEND)}*"]
+    for section in rr.extras:
+        out += ["", f"### {md_text(section.title)}", ""]
+        if section.headers:
+            out += [_row(list(section.headers)), "|" + "|".join(["---"] + ["---:"] * (len(section.headers) - 1)) + "|"]
+            out += [_row(list(row)) for row in section.rows]
+            out.append("")
+        out += [f"{md_text(line)}  " for line in section.lines]
     return "\n".join(out) + "\n\n"
 
 

@@ -301,9 +301,25 @@ def round_renderables(rr: RoundReport) -> list[RenderableType]:
     return parts
 
 
+def extra_renderables(rr: RoundReport) -> list[RenderableType]:
+    """The round's extra sections (workers left out, relabelled images), as grids and sentences."""
+    parts: list[RenderableType] = []
+    for section in rr.extras:
+        if section.headers:
+            grid = Grid(section.title, section.headers)
+            for row in section.rows:
+                grid.add_row([Text(cell) for cell in row])
+            if section.lines:
+                grid.note = Text("\n".join(section.lines), style="dim")
+            parts.append(grid)
+        else:
+            parts += [Text(section.title, style="bold"), *(Text(line) for line in section.lines), Text("")]
+    return parts
+
+
 def print_round_report(rr: RoundReport, console: Console) -> None:
     """A round's report in a terminal: the round's section, then the ordinary report of its pairs."""
-    console.print(Group(*round_renderables(rr), renderable(rr.report)))
+    console.print(Group(*round_renderables(rr), *extra_renderables(rr), renderable(rr.report)))
 
 
 def render_round_table(rr: RoundReport, width: int = DEFAULT_WIDTH) -> str:

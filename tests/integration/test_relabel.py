@@ -298,3 +298,87 @@ def test_create_simulated_builtin_job_import_confusion_and_training_rows(
         ("e.jpg", "Cat", "confirmed"),
         ("a.jpg", "Dog", "confirmed"),
     ]
+
+
+def test_seed_answer_relabel_report_and_corrected_export(
+    qa_stack: QaStack, outputs_file: Path, sagemaker: Any, tmp_path: Path
+) -> None:
+    """The whole chain in-process: seed a round, workers reject some images through the real
+    post-labeling function, relabel them with the simulated built-in job, import, report, export."""
+    from e2e.builtin_classification import run_builtin_classification
+    from handlers.post_labeling import handler as post_labeling
+
+    images = tmp_path / "img"
+    truth = {}  # image name -> what it really shows
+    rows = []
+    for i in range(12):
+        name = f"pond/{i:02d}.jpg"
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        (images / name).write_bytes(b"\x89PNG" + name.encode())
+        label = "Frog" if i < 8 else "Toad"
+        really = label if i % 4 else ("Toad" if label == "Frog" else "Newt")
+        truth[f"s3://{qa_stack.bucket}/images/{name}"] = really
+        rows.append(f"{name},{label},{90 + i % 5}")
+    csv = tmp_path / "labels.csv"
+    csv.write_text("image_local_path,label,confidence\n" + "\n".join(rows) + "\n")
+    seed = ["seed", "--csv", str(csv), "--images", str(images), "--bucket", qa_stack.bucket]
+    seed += ["--table", qa_stack.table, "--round", ROUND]
+    assert CliRunner().invoke(app, seed).exit_code == 0
+    manifest = qa_stack.s3.get_object(Bucket=qa_stack.bucket, Key=f"rounds/{ROUND}/manifest-0001.jsonl")["Body"]
+    payload = []
+    for number, line in enumerate(manifest.read().decode().splitlines()):
+        document = json.loads(json.loads(line)["source"])
+        answer = {
+            f"{item['label']}-{i}": {"Confirmed": truth[item["s3_image_url"]] == item["label"]}
+            for i, item in enumerate(document["items"])
+        }
+        payload.append(
+            {
+                "datasetObjectId": str(number),
+                "dataObject": {"content": json.loads(line)["source"]},
+                "annotations": [{"workerId": w, "annotationData": {"content": json.dumps(answer)}} for w in "ab"],
+            }
+        )
+    key = "output/qa/annotations/consolidated-annotation/consolidation-request/iteration-1/r.json"
+    qa_stack.s3.put_object(Bucket=qa_stack.bucket, Key=key, Body=json.dumps(payload).encode())
+    post_labeling(
+        {
+            "version": "2018-10-16",
+            "labelingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/qa",
+            "labelAttributeName": "bulkqa",
+            "payload": {"s3Uri": f"s3://{qa_stack.bucket}/{key}"},
+        }
+    )
+
+    sagemaker.add_response("create_labeling_job", {"LabelingJobArn": "arn:x"}, None)
+    created = _run(*_create_args(outputs_file))
+    assert created.exit_code == 0, created.output
+    dry = _run(*_create_args(outputs_file, "--dry-run"))
+    request = json.loads(dry.stdout[dry.stdout.index("{") :])
+    first_toad = f"s3://{qa_stack.bucket}/images/pond/08.jpg"
+
+    def choose(worker: str, image: str, labels: list[str]) -> str:
+        return plan.NONE_OF_THESE if image == first_toad else truth[image]
+
+    uri = run_builtin_classification(qa_stack.s3, request, choose)
+    imported = _run("import", "--round", ROUND, "--output-manifest", uri, "--outputs", str(outputs_file))
+    assert imported.exit_code == 0, imported.output
+
+    report = CliRunner().invoke(app, ["report", "--table", qa_stack.table, "--round", ROUND, "--format", "json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["relabel_confusion"] == {"Frog": {"Toad": 2}, "Toad": {plan.NONE_OF_THESE: 1}}
+    table = CliRunner().invoke(app, ["report", "--table", qa_stack.table, "--round", ROUND], env={"COLUMNS": "80"})
+    assert "Rejected images, relabelled" in table.stdout
+
+    export = CliRunner().invoke(
+        app, ["export", "--table", qa_stack.table, "--round", ROUND, "--corrected", "--format", "jsonl"]
+    )
+    assert export.exit_code == 0, export.output
+    exported = [json.loads(line) for line in export.stdout.splitlines()]
+    by_image = {row["image"].rsplit("/", 1)[1]: row for row in exported}
+    assert len(exported) == 11  # 12 images, one corrected to "None of these"
+    assert by_image["00.jpg"]["label"] == "Toad" and by_image["00.jpg"]["label_source"] == "relabel:fix-dogs-1"
+    assert by_image["00.jpg"]["original_label"] == "Frog"
+    assert by_image["01.jpg"] == by_image["01.jpg"] | {"label": "Frog", "label_source": "confirmed"}
+    assert "08.jpg" not in by_image
+    assert [row["label"] for row in exported] == sorted(row["label"] for row in exported)

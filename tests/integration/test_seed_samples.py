@@ -19,7 +19,8 @@ def test_the_original_sample_csvs_load_as_rounds_of_one_stack(qa_stack, shared_c
     pair_items = 0
     for name, queued, below in SAMPLES:
         options = seed_options({"round": name.removesuffix(".csv")})
-        target = SeedTarget(qa_stack.bucket, qa_stack.table, S3Images(S3Uri("images-bucket", "caltech")), options=options)
+        images = S3Images(S3Uri("images-bucket", "caltech"))
+        target = SeedTarget(qa_stack.bucket, qa_stack.table, images, options=options)
         counter = RequestCounter()
         s3, ddb = clients("s3", "dynamodb", counter=counter)
 
@@ -34,9 +35,7 @@ def test_the_original_sample_csvs_load_as_rounds_of_one_stack(qa_stack, shared_c
             assert {item.label for item in document.items} == {document.label}
         # In place: round item read and written, the pairs' existence checked (or one Scan on the
         # fresh table), pair items by transactions of 100, round items by 25, one manifest part.
-        assert counter.by_operation["dynamodb.TransactWriteItems"] == math.ceil(report.items_written / 100) or (
-            report.items_written < queued
-        )
+        assert counter.by_operation.get("dynamodb.TransactWriteItems", 0) <= math.ceil(queued / 100)
         assert counter.by_operation["dynamodb.BatchWriteItem"] == math.ceil(queued / 25)
         assert counter.by_operation["s3.PutObject"] == 1
         assert counter.total / queued <= 0.1 + 4 / queued
@@ -48,4 +47,4 @@ def test_the_original_sample_csvs_load_as_rounds_of_one_stack(qa_stack, shared_c
         ExpressionAttributeValues={":h": {"S": "#"}},
     )["Count"]
     assert pairs == pair_items
-    assert [m.name for m in list_rounds(qa_stack.ddb, qa_stack.table)] == ["smallsample", "sample", "shellfish"]
+    assert {m.name for m in list_rounds(qa_stack.ddb, qa_stack.table)} == {"smallsample", "sample", "shellfish"}

@@ -5,8 +5,10 @@ restores the careful workers' figures exactly."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +17,7 @@ from bulkqa.cli import app
 from handlers.post_labeling import handler as post_labeling
 from handlers.pre_labeling import handler as pre_labeling
 from handlers.rounds import BatchDocument, parse_batch_document_json
+from handlers.settings import ENV_TABLE_NAME
 from tests.conftest import QaStack
 
 ROUND = "gold-round"
@@ -102,8 +105,9 @@ def _run_job(stack: QaStack, documents: list[BatchDocument], truth: dict[str, bo
         "roleArn": "arn:aws:iam::123456789012:role/gt",
         "payload": {"s3Uri": f"s3://{stack.bucket}/{key}"},
     }
-    post_labeling(event)
-    post_labeling(event)  # at-least-once delivery: the same request again changes nothing
+    with mock.patch.dict(os.environ, {ENV_TABLE_NAME: stack.table}):
+        post_labeling(event)
+        post_labeling(event)  # at-least-once delivery: the same request again changes nothing
 
 
 def _workers(stack: QaStack, fmt: str = "json") -> Any:
@@ -156,3 +160,71 @@ def test_no_pages_yet(seeded: Any) -> None:
     result = CliRunner().invoke(app, ["workers", "--round", ROUND, "--table", stack.table], env=WIDE)
     assert result.exit_code == 0
     assert "No worker has answered a page" in result.output
+
+
+CAREFUL_2 = "private.us-east-1.careful-2"
+
+
+def _report(stack: QaStack, table: str, *extra: str) -> dict[str, Any]:
+    args = ["report", "--table", table, "--round", ROUND, "--format", "json", *extra]
+    result = CliRunner().invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+FIGURES = ("classes", "totals", "class_average", "thresholds")
+
+
+def test_excluding_the_rubber_stamp_restores_the_careful_workers_figures(seeded: Any, tmp_path: Path) -> None:
+    from bulkqa.qa_table import create_qa_table
+
+    stack, documents, truth = seeded
+    _run_job(stack, documents, truth, [CAREFUL, CAREFUL_2, STAMPER])
+    # The same round, answered by the two careful workers only, in a second table.
+    other = "careful-only"
+    create_qa_table(stack.ddb, other)
+    csv = next(tmp_path.glob("labels.csv"))
+    args = ["seed", "--csv", str(csv), "--images", str(tmp_path / "img"), "--bucket", stack.bucket, "--table", other]
+    args += ["--round", ROUND, "--batch-size", "10", "--gold", str(tmp_path / "known.csv")]
+    assert CliRunner().invoke(app, args, env=WIDE).exit_code == 0
+    careful_stack = QaStack(stack.s3, stack.ddb, stack.bucket, other)
+    _run_job(careful_stack, documents, truth, [CAREFUL, CAREFUL_2])
+
+    expected = _report(careful_stack, other)
+    with_stamper = _report(stack, stack.table)
+    assert {k: with_stamper[k] for k in FIGURES if k in with_stamper} != {
+        k: expected[k] for k in FIGURES if k in expected
+    }
+    for extra in (["--exclude-workers", STAMPER], ["--min-worker-quality", "0.3"]):
+        restored = _report(stack, stack.table, *extra)
+        for key in FIGURES:
+            if key in expected:
+                assert restored[key] == expected[key], key
+        left_out = restored["worker_exclusion"]
+        assert left_out["votes_left_out"] == 30  # the stamper's vote on each data image
+        assert left_out["excluded_workers"] == [STAMPER]
+        assert left_out["classes_without_reviewed_images"] == []
+    workers = {row["worker"]: row for row in _report(stack, stack.table, "--min-worker-quality", "0.3")["workers"]}
+    assert workers[STAMPER]["excluded"] and not workers[CAREFUL]["excluded"]
+
+
+def test_excluding_every_worker_says_which_classes_lost_their_images(seeded: Any) -> None:
+    stack, documents, truth = seeded
+    _run_job(stack, documents, truth, [CAREFUL, STAMPER])
+    report = _report(stack, stack.table, "--exclude-workers", f"{CAREFUL},{STAMPER},nobody")
+    assert report["worker_exclusion"]["classes_without_reviewed_images"] == ["Crab"]
+    assert report["worker_exclusion"]["excluded_without_votes"] == ["nobody"]
+    html = CliRunner().invoke(
+        app,
+        ["report", "--table", stack.table, "--round", ROUND, "--format", "html", "--exclude-workers", STAMPER],
+        env=WIDE,
+    )
+    assert html.exit_code == 0, html.output
+    assert "Workers: gold items and agreement" in html.stdout and "Workers left out" in html.stdout
+
+
+def test_worker_options_need_a_round(seeded: Any) -> None:
+    stack, _, _ = seeded
+    result = CliRunner().invoke(app, ["report", "--table", stack.table, "--exclude-workers", "x"], env=WIDE)
+    assert result.exit_code == 2
+    assert "need --round" in result.output

@@ -246,3 +246,25 @@ def test_confusion_and_corrected_training_rows() -> None:
         ("1", "Fox", "relabel:job-1", "Dog"),
         ("2", "Fox", "relabel:job-1", "Dog"),
     ]
+
+
+def test_ground_truth_role_can_run_the_relabel_job() -> None:
+    """The built-in job reads the relabel files under the round's prefix and the images, and
+    writes its output under output/, with the same role as BulkQA's own job."""
+    from bulkqa.relabel.store import relabel_prefix
+    from components.policies import allows, bucket_arn, ground_truth_policy
+
+    bucket = bucket_arn("qa-bucket")
+    policy = ground_truth_policy(
+        bucket_arn=bucket,
+        function_arns=[
+            "arn:aws:lambda:us-east-1:123456789012:function:qa-pre",
+            "arn:aws:lambda:us-east-1:123456789012:function:qa-post",
+        ],
+    )
+    prefix = relabel_prefix("r1", "fix-1")
+    for name in ("manifest.jsonl", "categories.json", "template.liquid.html"):
+        assert allows(policy, "s3:GetObject", f"{bucket}/{prefix}{name}")
+    assert allows(policy, "s3:GetObject", f"{bucket}/images/a.jpg")
+    assert allows(policy, "s3:PutObject", f"{bucket}/output/fix-1/manifests/output/output.manifest")
+    assert not allows(policy, "s3:PutObject", f"{bucket}/{prefix}manifest.jsonl")

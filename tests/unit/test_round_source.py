@@ -184,3 +184,10 @@ def test_export_round_and_only_accepted(two_rounds: Any) -> None:
     assert [(r["label"], r["image"]) for r in accepted] == sorted((r["label"], r["image"]) for r in accepted)
     result = CliRunner().invoke(app, ["export", "--table", two_rounds.table, "--only", "accepted"])
     assert result.exit_code == 2 and "--round" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv"])
+def test_report_round_in_every_text_format(two_rounds: Any, fmt: str) -> None:
+    result = CliRunner().invoke(app, ["report", "--table", two_rounds.table, "--round", "B", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert "L0" in result.stdout and "40 row(s) read" in " ".join(result.stderr.split())
