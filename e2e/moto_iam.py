@@ -15,7 +15,9 @@ The patches, each for a reason:
 - **DynamoDB and Lambda calls are authorized on their resource.** moto authorizes every non-S3
   action against ``Resource: "*"``, so a policy scoped to one table or function (ours) would never
   match. Here the resource is the table (or index) ARN of each table a request names, and the
-  function ARN from a Lambda path; and ``Invoke`` is checked as ``lambda:InvokeFunction``.
+  function ARN from a Lambda path; ``Invoke`` is checked as ``lambda:InvokeFunction``, and a
+  transaction as the actions it holds (``TransactWriteItems`` is no IAM action: each ``Put`` needs
+  ``dynamodb:PutItem`` on its table, and so on).
 - **Lambda ``DryRun`` invocations only check permission** (moto would try to run the code in
   Docker). The Ground Truth simulator sends one as the Ground Truth role before each invocation.
 - **Presigned S3 URLs** (the worker page's images) are authorized as the principal that signed

@@ -44,6 +44,7 @@ from handlers.gt_events import parse_consolidation_event
 from handlers.image_sources import LocalImages, S3Images
 from handlers.rounds import BatchDocument, BatchEntry, is_pair_item
 from handlers.s3_uri import S3Uri
+from handlers.seed_options import SeedOptions
 from handlers.seeding import SeedTarget, run_seed
 from handlers.settings import ENV_TABLE_NAME, MANIFEST_KEY
 from handlers.vote_store import item_key
@@ -323,7 +324,9 @@ def faulty_clients(endpoint: str, injector: FaultInjector, counter: RequestCount
 
 
 def seed_target(stack: Stack, images: Path) -> SeedTarget:
-    return SeedTarget(stack.bucket, stack.table, LocalImages(images), 5, 80.0)
+    """A fixed round name, so a clean and a faulty seed of the same input can be compared."""
+    options = SeedOptions(batch_size=5, threshold=80.0, round="fault-tolerance")
+    return SeedTarget(stack.bucket, stack.table, LocalImages(images), options=options)
 
 
 @pytest.fixture
