@@ -28,13 +28,13 @@ RETIRED: tuple[str, ...] = ()
 
 FULL = {
     "stub_rows": 2_000,  # seeding on the stub at 10 and 20 ms (the baseline pays rows x latency)
-    "stub_rows_0ms": 10_000,
+    "stub_rows_0ms": 5_000,
     "stub_image_rows": 300,  # x 200 KB
     "stub_big_objects": 1_000,  # post-labeling, 9 workers, 10 ms
     "estimation_rows": 1_000_000,
     "estimation_replications": 10,
-    "seed_rows": 4_000,  # emulator (moto) figures
-    "latency_rows": 500,
+    "seed_rows": 2_000,  # emulator (moto) figures: moto's CPU per request makes these the slow part
+    "latency_rows": 300,
     "requests_each": 2,
     "big_request": 200,
     "report_rows": 1_000_000,

@@ -316,10 +316,17 @@ def parse_content_length(value: str | None) -> int:
     return length
 
 
+MAX_ANSWER_DEPTH = 8  # crowd-form's answer is 2 deep; anything much deeper is refused unparsed
+
+
 def parse_answer(body: bytes) -> dict[str, Any]:
     """Decode a submitted answer; ``ValueError`` for anything but crowd-form's JSON (deep nesting too)."""
+    from handlers.safe_json import TooDeepError, loads
+
     try:
-        return _check_answer(json.loads(body))
+        return _check_answer(loads(body, max_depth=MAX_ANSWER_DEPTH))
+    except TooDeepError as err:
+        raise ValueError("the JSON is nested too deeply") from err
     except RecursionError as err:  # json.loads of [[[[...]]]] thousands deep
         raise ValueError("the JSON is nested too deeply") from err
     except UnicodeDecodeError as err:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from handlers import safe_json
 from handlers.settings import CHECKBOX_VALUE, VOTE_CONFIRM, VOTE_DISCONFIRM
 
 # One character per worker and image in compact records (the consolidation response, worker pages).
@@ -71,9 +72,11 @@ def decode_content(content: Any) -> dict[str, Any]:
             raise AnnotationError(f"content is not UTF-8 text: {err}") from err
     if isinstance(content, str):
         try:
-            content = json.loads(content)
+            content = safe_json.loads(content)
         except json.JSONDecodeError as err:
             raise AnnotationError(f"content is not valid JSON: {err}") from err
+        except safe_json.TooDeepError as err:
+            raise AnnotationError(f"content is not a crowd-form answer: {err}") from err
     if not isinstance(content, dict):
         raise AnnotationError(f"content must be a JSON object, got {type(content).__name__}")
     return content

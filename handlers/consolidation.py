@@ -23,13 +23,13 @@ worker's page record instead.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers import safe_json
 from handlers.answers import CHAR_NONE, VERDICT_CHARS, AnnotationError, Vote, parse_worker_answer
 from handlers.batch_store import ObjectUnreadableError, read_many, read_s3_text
 from handlers.gt_events import (
@@ -73,8 +73,8 @@ def read_payload(s3: Any, event: ConsolidationEvent) -> list[Any]:
     """The list of dataset objects at ``payload.s3Uri``; a missing or bad file raises, naming it."""
     raw = read_s3_text(s3, event.payload_s3_uri)
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        payload = safe_json.loads(raw)
+    except ValueError as err:  # not JSON, not UTF-8, or nested too deep
         raise EventError(f"payload {event.payload_s3_uri} is not valid JSON: {err}") from err
     if not isinstance(payload, list):
         raise EventError(f"payload {event.payload_s3_uri} must be a JSON list of dataset objects")

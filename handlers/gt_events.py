@@ -13,9 +13,10 @@ lists both forms of ``annotationData``: a worker's answer may be stored in S3 an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from handlers import safe_json
 
 # Where ``annotationData`` may name an answer stored in S3 (the guide's spelling first).
 ANSWER_URI_KEYS = ("s3Uri", "s3uri")
@@ -77,8 +78,8 @@ def _inline_value(value: Any) -> Any:
     """Inline sources may carry the batch as a JSON string or as the decoded value."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError as err:
+            return safe_json.loads(value)
+        except ValueError as err:  # not JSON, or nested too deep to be a data object
             raise EventError(f"inline data object is not valid JSON: {err}") from err
     return value
 

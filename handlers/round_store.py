@@ -211,9 +211,16 @@ def write_round(ddb: Any, table: str, meta: RoundMeta, *, parts_before: int) -> 
             "ExpressionAttributeValues": {":n": {"N": str(parts_before)}},
         }
     try:
-        ddb.put_item(TableName=table, Item=meta.to_item(), **condition)
+        ddb.put_item(TableName=table, Item=meta.to_item(), ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            # A write applied whose answer was lost (a connection reset) is sent again by botocore and
+            # then fails its own condition: the stored item being exactly ours means it was committed.
+            stored = err.response.get("Item") or ddb.get_item(
+                TableName=table, Key=round_meta_key(meta.name), ConsistentRead=True
+            ).get("Item")
+            if stored and RoundMeta.from_item(stored) == meta:
+                return
             raise RoundConflictError(
                 f"round {meta.name!r} was changed by another seed while this one ran; nothing of this part "
                 "was committed (run again to see the round as it is now)"

@@ -16,10 +16,10 @@ used -- and jobs started before an upgrade keep working.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import safe_json
 from handlers.rounds import BatchDocument, BatchEntry, parse_batch_document_json
 
 INLINE_NAME = "<inline data object>"
@@ -85,8 +85,8 @@ def parse_page(value: Any, *, source: str) -> Page:
             raise ValueError(f"{where} is not UTF-8 text: {err}") from err
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as err:
+            value = safe_json.loads(value)
+        except ValueError as err:  # not JSON, or nested too deep to be a page
             raise ValueError(f"{where} is not valid JSON: {err}") from err
     if isinstance(value, list):
         return Page(source, _legacy_entries(value, source))

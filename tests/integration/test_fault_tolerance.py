@@ -1,4 +1,4 @@
-"""Fault tolerance: throttling, connection resets, partial batch writes, crashes, concurrent votes.
+"""Fault tolerance: throttling, resets, partial batch writes, cancelled transactions, crashes, concurrent votes.
 
 Faults are injected with botocore ``before-send`` hooks on the clients the real code uses,
 against a moto server on 127.0.0.1 (a real HTTP endpoint, so a hook that answers instead of the
@@ -20,14 +20,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import botocore.retries.standard
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
 from typer.testing import CliRunner
@@ -42,11 +42,22 @@ from handlers.consolidation import consolidate
 from handlers.dynamo_batches import MAX_ROUNDS, UnprocessedError
 from handlers.gt_events import parse_consolidation_event
 from handlers.image_sources import LocalImages, S3Images
-from handlers.rounds import BatchDocument, BatchEntry, is_pair_item
+from handlers.round_store import RoundConflictError, RoundMeta, RoundPart, list_rounds, read_round, write_round
+from handlers.rounds import BatchDocument, BatchEntry, is_pair_item, manifest_key, round_pair_key
 from handlers.s3_uri import S3Uri
 from handlers.seed_options import SeedOptions
-from handlers.seeding import SeedTarget, run_seed
-from handlers.settings import ENV_TABLE_NAME, MANIFEST_KEY
+from handlers.seeding import SeedReport, SeedTarget, run_seed
+from handlers.settings import (
+    ATTR_IMAGE_URL,
+    ATTR_KIND,
+    ATTR_LABEL,
+    ATTR_PAIR_LABEL,
+    ATTR_PAIR_URL,
+    ATTR_ROUND,
+    ENV_TABLE_NAME,
+    KIND_ROUND,
+    KIND_ROUND_PAIR,
+)
 from handlers.vote_store import item_key
 from tests.conftest import REGION
 from tests.integration.support import counts, list_keys, read_object, scan_items, votes, write_images
@@ -145,10 +156,17 @@ def moto_server() -> Iterator[GatedMotoServer]:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # DynamoDB applies each write request atomically; moto's in-process backend takes no lock (and
+    # restores a deep copy of the table when a transaction is cancelled), so serialise its writes for
+    # the whole module: any lost or doubled item a test sees is then BulkQA's (e2e.moto_fidelity).
+    undo = serialise_dynamodb_writes()
     server = GatedMotoServer()
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        undo()
 
 
 @pytest.fixture
@@ -180,18 +198,48 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
 
 
+KEY_ATTRS = (ATTR_IMAGE_URL, ATTR_LABEL)
+
+
 def snapshot(stack: Stack) -> dict[str, Any]:
-    """Table items and bucket objects, with the stack's own name replaced so two stacks compare."""
+    """Every table item and bucket object, made comparable across two stacks.
 
-    def norm(text: str) -> str:
-        return text.replace(stack.bucket, "BUCKET")
+    What legitimately differs between two stacks seeded with the same input is replaced, and only
+    that: the bucket's name (in image URLs and manifest lines); the round-pair items' keys, which
+    are a digest of the image URL (so they are keyed here by (round, URL, label) instead, after
+    checking the stored key is the digest of exactly those); and in the round item the times it
+    was written and the input hash, which covers the target bucket (``stored_input_hashes`` checks
+    the hash on its own). Everything else -- pair items, round-pair states, pages, confidences, the
+    part's counts and options, the manifest's bytes -- must be equal.
+    """
 
-    items = {
-        (norm(url), label): json.loads(norm(json.dumps(item, sort_keys=True)))
-        for (url, label), item in scan_items(stack.ddb, stack.table).items()
-    }
+    def norm(value: Any) -> Any:
+        return json.loads(json.dumps(value, sort_keys=True).replace(stack.bucket, "BUCKET"))
+
+    pairs, round_pairs, rounds, others = {}, {}, {}, {}
+    for key, item in scan_items(stack.ddb, stack.table).items():
+        kind = item.get(ATTR_KIND, {}).get("S")
+        if is_pair_item(item):
+            pairs[norm(key[0]), key[1]] = norm(item)
+        elif kind == KIND_ROUND_PAIR:
+            name, url, label = item[ATTR_ROUND]["S"], item[ATTR_PAIR_URL]["S"], item[ATTR_PAIR_LABEL]["S"]
+            assert {k: item[k] for k in KEY_ATTRS} == round_pair_key(name, url, label)
+            round_pairs[name, norm(url), label] = norm({k: v for k, v in item.items() if k not in KEY_ATTRS})
+        elif kind == KIND_ROUND:
+            meta = norm(item)
+            meta["created"] = {"S": "CREATED"}
+            for part in meta["parts"]["L"]:
+                part["M"]["created"] = part["M"]["input_sha256"] = {"S": "NORMALISED"}
+            rounds[key[1]] = meta
+        else:
+            others[key] = norm(item)
     objects = {key: norm(read_object(stack.s3, stack.bucket, key).decode("utf-8", "replace")) for key in _keys(stack)}
-    return {"items": items, "objects": objects}
+    return {"pairs": pairs, "round_pairs": round_pairs, "rounds": rounds, "others": others, "objects": objects}
+
+
+def stored_input_hashes(stack: Stack, round_name: str) -> list[str]:
+    meta = read_round(stack.ddb, stack.table, round_name)
+    return [part.input_sha256 for part in meta.parts] if meta else []
 
 
 def _keys(stack: Stack) -> list[str]:
@@ -235,8 +283,9 @@ def throttle_response(service: str, url: str) -> AWSResponse:
 @dataclass
 class FaultInjector:
     """Fails the first attempt of every ``every``-th distinct request of each service, cycling
-    through ``KINDS``; the retry of a faulted request goes through, so a test never depends on the
-    luck of retry budgets, and each fault costs exactly one more send.
+    through ``KINDS`` (starting ``offset`` kinds further on); the retry of a faulted request goes
+    through, so a test never depends on the luck of retry budgets, and each fault costs exactly one
+    more send.
 
     - throttle: ProvisionedThroughputExceededException (DynamoDB, HTTP 400) or SlowDown (S3, 503);
       the server never sees the request.
@@ -247,9 +296,11 @@ class FaultInjector:
     """
 
     every: int = 2
+    offset: int = 0
     sends: Counter = field(default_factory=Counter)  # service -> requests seen
     distinct: Counter = field(default_factory=Counter)  # service -> distinct requests seen
     injected: Counter = field(default_factory=Counter)  # (service, kind) -> count
+    operations: Counter = field(default_factory=Counter)  # (operation, kind) -> count, e.g. ("PutItem", RESET_AFTER)
     faulted_bodies: list[bytes] = field(default_factory=list)
     delivered_bodies: Counter = field(default_factory=Counter)
     _seen: set = field(default_factory=set)
@@ -258,10 +309,13 @@ class FaultInjector:
 
     def attach(self, client: Any) -> Any:
         service = client.meta.service_model.service_name
-        client.meta.events.register("before-send", lambda request, **_: self._before_send(service, request))
+        client.meta.events.register(
+            "before-send",
+            lambda request, event_name="", **_: self._before_send(service, request, event_name.rsplit(".", 1)[-1]),
+        )
         return client
 
-    def _before_send(self, service: str, request: Any) -> AWSResponse | None:
+    def _before_send(self, service: str, request: Any, operation: str) -> AWSResponse | None:
         body = _body_bytes(request)
         kind = None
         with self._lock:
@@ -271,8 +325,9 @@ class FaultInjector:
                 self.distinct[service] += 1
                 n = self.distinct[service]
                 if n % self.every == 1 or self.every == 1:
-                    kind = KINDS[(n // self.every) % len(KINDS)]
+                    kind = KINDS[(n // self.every + self.offset) % len(KINDS)]
                     self.injected[(service, kind)] += 1
+                    self.operations[(operation, kind)] += 1
                     self.faulted_bodies.append(body)
             if kind in (None, RESET_AFTER):
                 self.delivered_bodies[body] += 1
@@ -323,10 +378,35 @@ def faulty_clients(endpoint: str, injector: FaultInjector, counter: RequestCount
 # --------------------------------------------------------------------------------------------
 
 
+SEED_ROUND = "fault-tolerance"
+
+
 def seed_target(stack: Stack, images: Path) -> SeedTarget:
     """A fixed round name, so a clean and a faulty seed of the same input can be compared."""
-    options = SeedOptions(batch_size=5, threshold=80.0, round="fault-tolerance")
+    options = SeedOptions(batch_size=5, threshold=80.0, round=SEED_ROUND)
     return SeedTarget(stack.bucket, stack.table, LocalImages(images), options=options)
+
+
+def comparable(report: SeedReport) -> dict[str, Any]:
+    """A seed's report without what legitimately differs between two stacks, or under faults.
+
+    ``manifest_uri`` names the bucket, and ``input_sha256`` covers the target (checked on its own
+    against a dry run of the same target). ``items_written`` / ``items_existing``: when a
+    TransactWriteItems is applied but its answer is lost, botocore sends it again; DynamoDB
+    recognises the retry by its ClientRequestToken and answers success, moto (no idempotency
+    tokens) cancels it because the items now exist, so they are counted as existing. Either way
+    they are the same pair items, so their sum must be equal (and the table is compared item by item).
+    """
+    out = report.to_json()
+    for key in ("manifest_uri", "input_sha256", "items_written", "items_existing"):
+        del out[key]
+    out["pair_items"] = report.items_written + report.items_existing
+    return out
+
+
+def dry_run_hash(text: str, target: SeedTarget) -> str:
+    """The input hash a seed of ``text`` into ``target`` must store: a dry run makes no request."""
+    return run_seed(text, target, s3=None, ddb=None, dry_run=True).input_sha256
 
 
 @pytest.fixture
@@ -345,6 +425,17 @@ def small_csv(tmp_path: Path) -> Path:
     return path
 
 
+def assert_seeded_as_clean(
+    stack: Stack, report: SeedReport, clean: Stack, clean_report: SeedReport, text: str, images: Path
+) -> None:
+    """The faulty seed stored exactly what the clean one did, and reported the same."""
+    assert comparable(report) == comparable(clean_report)
+    assert snapshot(stack) == snapshot(clean)
+    for each, its_report in ((stack, report), (clean, clean_report)):
+        assert stored_input_hashes(each, SEED_ROUND) == [its_report.input_sha256]
+        assert its_report.input_sha256 == dry_run_hash(text, seed_target(each, images))
+
+
 def test_seed_survives_throttling_and_resets(
     endpoint: str, small_csv: Path, labels_images: Path, fast_retries: None
 ) -> None:
@@ -358,17 +449,52 @@ def test_seed_survives_throttling_and_resets(
     s3, ddb = faulty_clients(endpoint, injector)
     report = run_seed(text, seed_target(faulty, labels_images), s3=s3, ddb=ddb, max_workers=4)
 
-    assert report.to_json() | {"manifest_uri": None} == clean_report.to_json() | {"manifest_uri": None}
+    assert_seeded_as_clean(faulty, report, clean, clean_report, text, labels_images)
     state = snapshot(faulty)
-    assert state == snapshot(clean)
-    assert len(state["items"]) == report.queued > 15
-    # Every kind of fault hit S3; DynamoDB (one BatchGetItem, one BatchWriteItem here) was throttled
-    # and had a write applied whose answer was lost. Each fault cost exactly one more send.
+    assert len(state["pairs"]) == report.queued == clean_report.items_written > 15
+    assert len(state["round_pairs"]) == report.stored and list(state["rounds"]) == [SEED_ROUND]
+    assert list(state["objects"]).count(manifest_key(SEED_ROUND, 1)) == 1
+    # Every kind of fault hit S3; DynamoDB (GetItem, Scan, one TransactWriteItems, two BatchWriteItem,
+    # PutItem here) was throttled and had its transaction applied with the answer lost. Each fault
+    # cost exactly one more send.
     for kind in KINDS:
         assert injector.injected[("s3", kind)] >= 1, (kind, injector.injected)
     assert injector.injected[("dynamodb", THROTTLE)] == injector.injected[("dynamodb", RESET_AFTER)] == 1
+    assert injector.operations[("TransactWriteItems", RESET_AFTER)] == 1, injector.operations
+    # The pair items of that transaction: all counted as written (DynamoDB, which knows the retry by
+    # its token) or all as existing (moto): never some, never twice.
+    assert report.items_existing in {0, report.queued}
     assert injector.sends.total() == clean_counter.total + injector.total_injected
     injector.assert_every_fault_was_retried()
+
+
+def test_seed_survives_every_request_faulting_once_in_every_way(
+    endpoint: str, small_csv: Path, labels_images: Path, fast_retries: None
+) -> None:
+    """Every distinct request of a seed fails once; four seeds, each with the kinds shifted by one,
+    so every request (the round read, the Scan, each image, the transaction, the round items, the
+    manifest's check and write, the round item's conditional write) is throttled, reset before it
+    was sent, applied with its answer lost, and refused a connection. The last one matters most for
+    the round item: the retry of a conditional write that was applied finds its own item there."""
+    text = small_csv.read_text(encoding="utf-8")
+    clean = new_stack(endpoint)
+    s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint, region=REGION)
+    clean_report = run_seed(text, seed_target(clean, labels_images), s3=s3, ddb=ddb, max_workers=4)
+
+    seen: Counter = Counter()
+    for offset in range(len(KINDS)):
+        stack = new_stack(endpoint)
+        injector = FaultInjector(every=1, offset=offset)
+        s3, ddb = faulty_clients(endpoint, injector)
+        report = run_seed(text, seed_target(stack, labels_images), s3=s3, ddb=ddb, max_workers=4)
+
+        assert_seeded_as_clean(stack, report, clean, clean_report, text, labels_images)
+        injector.assert_every_fault_was_retried()
+        seen += injector.operations
+    operations = {operation for operation, _ in seen}
+    writes = {"TransactWriteItems", "BatchWriteItem", "PutItem", "PutObject"}
+    assert operations >= {"GetItem", "Scan", "GetObject", *writes}
+    assert [(op, kind) for op in sorted(operations) for kind in KINDS if not seen[op, kind]] == []
 
 
 Page = tuple[str, list[BatchEntry]]  # (where the page lives: a batch file key or inline, its images)
@@ -451,7 +577,7 @@ def expected_votes(answered: dict[str, list[Page]]) -> dict[tuple[str, str], dic
     return expected
 
 
-def pair_items(stack: Stack) -> dict[tuple[str, str], dict[str, Any]]:
+def pair_items(stack: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """The (image, label) items: worker-page records live in the same table."""
     return {key: item for key, item in scan_items(stack.ddb, stack.table).items() if is_pair_item(item)}
 
@@ -561,14 +687,25 @@ def test_per_image_votes_count_once_when_every_request_faults_after_a_partial_de
 
 
 class PartialDynamo:
-    """A DynamoDB client that processes only part of each batch call and returns the rest unprocessed,
-    as DynamoDB does under load. ``keep`` is how many entries a call processes (None: half)."""
+    """A DynamoDB client under load: each batch call processes only part of its entries and returns
+    the rest unprocessed (``keep``: how many a call processes; None: half). With ``cancel``, the
+    first transaction each pair is in is cancelled, reason by reason as DynamoDB gives them: the
+    pairs that exist fail their condition, the others get "None", "TransactionConflict" or
+    "ThrottlingError"; and just before the first one, a vote is recorded on its first pair (another
+    round's worker, between the seed's check and its write)."""
 
-    def __init__(self, ddb: Any, keep: int | None = None) -> None:
-        self.ddb, self.keep = ddb, keep
-        self.write_calls = self.get_calls = 0
-        self.delivered: Counter = Counter()
+    def __init__(self, ddb: Any, keep: int | None = None, cancel: bool = False) -> None:
+        self.ddb, self.keep, self.cancel = ddb, keep, cancel
+        self.write_calls = self.get_calls = self.transact_calls = 0
+        self.delivered: Counter = Counter()  # item key -> times a BatchWriteItem processed its Put
+        self.answered: Counter = Counter()  # item key -> times a BatchGetItem processed it
+        self.applied: Counter = Counter()  # pair -> times a transaction that went through created it
+        self.cancelled: set[tuple[str, str]] = set()
+        self.raced: tuple[str, str] | None = None
         self.lock = threading.Lock()
+        # One transaction at a time here: moto's GetItem of a missing key inserts into the table's
+        # dict, which breaks the deep copy a concurrent transaction takes (an emulator limit only).
+        self.transact_lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ddb, name)
@@ -584,7 +721,7 @@ class PartialDynamo:
             self.write_calls += 1
             for entry in now:
                 item = entry["PutRequest"]["Item"]
-                self.delivered[(item["s3_image_url"]["S"], item["label"]["S"])] += 1
+                self.delivered[(item[ATTR_IMAGE_URL]["S"], item[ATTR_LABEL]["S"])] += 1
         if now:
             self.ddb.batch_write_item(RequestItems={table: now})
         return {"UnprocessedItems": {table: later} if later else {}}
@@ -594,9 +731,49 @@ class PartialDynamo:
         now, later = self._split(request["Keys"])
         with self.lock:
             self.get_calls += 1
+            self.answered.update((key[ATTR_IMAGE_URL]["S"], key[ATTR_LABEL]["S"]) for key in now)
         response = self.ddb.batch_get_item(RequestItems={table: {**request, "Keys": now}}) if now else {}
         unprocessed = {table: {**request, "Keys": later}} if later else {}
         return {"Responses": response.get("Responses", {table: []}), "UnprocessedKeys": unprocessed}
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        with self.transact_lock:
+            return self._transact(TransactItems, **kwargs)
+
+    def _transact(self, TransactItems: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        puts = [entry["Put"] for entry in TransactItems]
+        pairs = [(put["Item"][ATTR_IMAGE_URL]["S"], put["Item"][ATTR_LABEL]["S"]) for put in puts]
+        with self.lock:
+            self.transact_calls += 1
+            cancel = self.cancel and not self.cancelled.intersection(pairs)
+            self.cancelled.update(pairs if cancel else ())
+        if not cancel:
+            response = self.ddb.transact_write_items(TransactItems=TransactItems, **kwargs)
+            with self.lock:
+                self.applied.update(pairs)
+            return response
+        if self.raced is None:
+            self.raced = pairs[0]
+            self.ddb.put_item(
+                TableName=puts[0]["TableName"],
+                Item={
+                    **item_key(*pairs[0]),
+                    "confidence": {"N": "90"},
+                    "WorkerConfirmCount": {"N": "1"},
+                    "WorkerDisconfirmCount": {"N": "0"},
+                    "WorkerVotes": {"M": {"racer": {"S": "confirm"}}},
+                },
+            )
+        others = ("None", "TransactionConflict", "ThrottlingError")
+        reasons = []
+        for n, (put, pair) in enumerate(zip(puts, pairs, strict=True)):
+            found = self.ddb.get_item(TableName=put["TableName"], Key=item_key(*pair), ConsistentRead=True)
+            reasons.append("ConditionalCheckFailed" if "Item" in found else others[n % 3])
+        error = {"Code": "TransactionCanceledException", "Message": f"Transaction cancelled [{', '.join(reasons)}]"}
+        raise ClientError(
+            {"Error": error, "CancellationReasons": [{"Code": code} for code in reasons]},  # type: ignore[typeddict-unknown-key]
+            "TransactWriteItems",
+        )
 
 
 @pytest.fixture
@@ -606,36 +783,101 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return rounds
 
 
-def test_unprocessed_items_are_retried_until_done(qa_stack: Any, no_backoff: list[int]) -> None:
+def in_place_target(stack: Any, round_name: str) -> SeedTarget:
+    """Images referenced where they are (nothing to send): the requests are DynamoDB's alone."""
+    options = SeedOptions(batch_size=25, threshold=80.0, round=round_name)
+    return SeedTarget(stack.bucket, stack.table, S3Images(S3Uri("src", "")), options=options)
+
+
+def test_unprocessed_items_and_cancelled_transactions_are_retried_until_done(
+    qa_stack: Any, no_backoff: list[int]
+) -> None:
     rows = 120
     lines = ["image_local_path,label,confidence"] + [f"p/{i:03d}.jpg,L{i % 3},90" for i in range(rows)]
     text = "\n".join(lines) + "\n"
-    target = SeedTarget(qa_stack.bucket, qa_stack.table, S3Images(S3Uri("src", "")), 25, 80.0)
-    partial = PartialDynamo(qa_stack.ddb)
+    partial = PartialDynamo(qa_stack.ddb, cancel=True)
 
-    report = run_seed(text, target, s3=qa_stack.s3, ddb=partial)
+    report = run_seed(text, in_place_target(qa_stack, "first"), s3=qa_stack.s3, ddb=partial)
 
-    assert report.items_written == rows
-    assert len(scan_items(qa_stack.ddb, qa_stack.table)) == rows
-    assert set(partial.delivered.values()) == {1}  # every item sent exactly once, none dropped
-    assert len(partial.delivered) == rows
-    # 25 items halved per round: 25 -> 12 -> 6 -> 3 -> 1 -> 0 -> 5 rounds per chunk of 25 (5 chunks).
+    pairs = pair_items(qa_stack)
+    assert report.queued == len(pairs) == rows
+    # The vote recorded between the check and the write survived; every other pair item was created
+    # by exactly one transaction that went through, none twice, none left out.
+    assert partial.raced is not None
+    assert votes(pairs[partial.raced]) == {"racer": "confirm"} and counts(pairs[partial.raced]) == (1, 0)
+    assert (report.items_written, report.items_existing) == (rows - 1, 1)
+    assert partial.applied == Counter({pair: 1 for pair in pairs if pair != partial.raced})
+    assert all(counts(item) == (0, 0) and votes(item) == {} for pair, item in pairs.items() if pair != partial.raced)
+    # 120 new pairs = transactions of 100 and 20, each cancelled once and resent once without the pair
+    # that now exists (conflicts and throttling retried, never dropped).
+    assert partial.transact_calls == 4
+    # The round-pair items: every one sent exactly once, none dropped. A chunk of 25 halved per
+    # call: 25 -> 12 -> 6 -> 3 -> 1 -> 0 (and 20 -> 10 -> 5 -> 2 -> 1 -> 0) is 5 calls; 120 items
+    # are written as 3 chunks of 25 (the three full pages) then 25 + 20 (the three partial pages).
+    assert set(partial.delivered.values()) == {1} and len(partial.delivered) == rows
     assert partial.write_calls == 5 * 5
-    assert partial.get_calls > 2  # BatchGetItem's UnprocessedKeys were followed too
+
+    # A second round of the same rows reads the pairs' votes: BatchGetItem's UnprocessedKeys are
+    # followed too (100 keys halved: 7 calls; 20 keys: 5 calls), each key answered once.
+    again = PartialDynamo(qa_stack.ddb)
+    second = run_seed(text, in_place_target(qa_stack, "second"), s3=qa_stack.s3, ddb=again)
+
+    assert set(again.answered.values()) == {1} and len(again.answered) == rows
+    assert again.get_calls == 7 + 5
+    assert (second.reused, second.queued, second.items_existing, second.items_written) == (1, rows - 1, rows - 1, 0)
+    assert again.transact_calls == 0
+    assert set(again.delivered.values()) == {1} and len(again.delivered) == rows
+    assert pair_items(qa_stack) == pairs  # the second round changed no pair item
     assert no_backoff and max(no_backoff) < MAX_ROUNDS
 
 
 def test_items_never_processed_fail_the_seed_before_the_manifest(qa_stack: Any, no_backoff: list[int]) -> None:
     lines = ["image_local_path,label,confidence"] + [f"p/{i:03d}.jpg,L,90" for i in range(30)]
-    target = SeedTarget(qa_stack.bucket, qa_stack.table, S3Images(S3Uri("src", "")), 25, 80.0)
+    text = "\n".join(lines) + "\n"
+    target = in_place_target(qa_stack, "stuck")
     stuck = PartialDynamo(qa_stack.ddb, keep=0)
-    stuck.batch_get_item = qa_stack.ddb.batch_get_item  # reads work; writes never do
+    stuck.batch_get_item = qa_stack.ddb.batch_get_item  # reads work; batch writes never do
 
     with pytest.raises(UnprocessedError, match=r"still unprocessed .* after 12 rounds"):
-        run_seed("\n".join(lines) + "\n", target, s3=qa_stack.s3, ddb=stuck)
+        run_seed(text, target, s3=qa_stack.s3, ddb=stuck)
 
-    assert stuck.write_calls == 2 * MAX_ROUNDS
-    assert list_keys(qa_stack.s3, qa_stack.bucket, MANIFEST_KEY) == []  # never a manifest of missing items
+    # The round-pair items of the first full page (25: one BatchWriteItem) were refused MAX_ROUNDS
+    # times; the seed stopped there: no later write, never a manifest part or a committed round that
+    # names items the table does not hold.
+    assert stuck.write_calls == MAX_ROUNDS
+    assert list_keys(qa_stack.s3, qa_stack.bucket, "rounds/") == []
+    assert list_rounds(qa_stack.ddb, qa_stack.table) == []
+    assert len(pair_items(qa_stack)) == 30  # created (empty) before the round items: harmless, reused
+
+    # What it left is finished by running it again: the pair items are kept (counted as existing).
+    report = run_seed(text, target, s3=qa_stack.s3, ddb=qa_stack.ddb)
+
+    assert (report.queued, report.items_written, report.items_existing, report.batch_count) == (30, 0, 30, 2)
+    meta = read_round(qa_stack.ddb, qa_stack.table, "stuck")
+    assert meta is not None and [part.queued for part in meta.parts] == [30]
+    assert list_keys(qa_stack.s3, qa_stack.bucket, "rounds/") == [manifest_key("stuck", 1)]
+
+
+def test_round_item_write_knows_its_own_lost_answer_from_a_rival_seed(qa_stack: Any) -> None:
+    """The round item is the commit: a retry of our own applied write (the answer was lost) must
+    succeed, a rival seed's item must still be refused, for a new round and for an added part."""
+    part = RoundPart(part=1, input_sha256="a" * 64, created="2025-01-01T00:00:00Z", queued=3, batches=1)
+    ours = RoundMeta(name="r", created=part.created, batch_size=5, parts=[part])
+    write_round(qa_stack.ddb, qa_stack.table, ours, parts_before=0)
+    write_round(qa_stack.ddb, qa_stack.table, ours, parts_before=0)  # the retry finds its own item: done
+
+    rival = RoundMeta(name="r", created=part.created, batch_size=5, parts=[replace(part, input_sha256="b" * 64)])
+    with pytest.raises(RoundConflictError, match="changed by another seed"):
+        write_round(qa_stack.ddb, qa_stack.table, rival, parts_before=0)
+
+    added = replace(part, part=2, input_sha256="c" * 64, options={"threshold": 80.0, "batch_size": 5})
+    extended = replace(ours, parts=[part, added])
+    write_round(qa_stack.ddb, qa_stack.table, extended, parts_before=1)
+    write_round(qa_stack.ddb, qa_stack.table, extended, parts_before=1)  # same part again: ours, done
+    other_part = replace(ours, parts=[part, replace(added, input_sha256="d" * 64)])
+    with pytest.raises(RoundConflictError):
+        write_round(qa_stack.ddb, qa_stack.table, other_part, parts_before=1)
+    assert read_round(qa_stack.ddb, qa_stack.table, "r") == extended
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,17 +885,23 @@ def test_items_never_processed_fail_the_seed_before_the_manifest(qa_stack: Any, 
 # --------------------------------------------------------------------------------------------
 
 
-def _is_batch_write(environ: dict[str, Any]) -> bool:
-    return environ.get("HTTP_X_AMZ_TARGET", "").endswith(".BatchWriteItem")
+def _dynamodb_operation(operation: str) -> Callable[[dict[str, Any]], bool]:
+    def match(environ: dict[str, Any]) -> bool:
+        return environ.get("HTTP_X_AMZ_TARGET", "").endswith(f".{operation}")
+
+    return match
 
 
 def _is_image_put(environ: dict[str, Any]) -> bool:
+    return environ["REQUEST_METHOD"] == "PUT" and environ.get("PATH_INFO", "").endswith(".jpg")
+
+
+def _is_manifest_put(environ: dict[str, Any]) -> bool:
     path = environ.get("PATH_INFO", "")
-    return environ["REQUEST_METHOD"] == "PUT" and path.endswith(".jpg")
+    return environ["REQUEST_METHOD"] == "PUT" and "/rounds/" in path and path.endswith(".jsonl")
 
 
-def _is_batch_file_put(environ: dict[str, Any]) -> bool:
-    return environ["REQUEST_METHOD"] == "PUT" and "/batches/" in environ.get("PATH_INFO", "")
+CRASH_ROUND = "crash-round"  # resuming a seed means running it again with the same --round
 
 
 @dataclass(frozen=True)
@@ -664,10 +912,11 @@ class CrashInput:
 
 @pytest.fixture(scope="module")
 def crash_input(tmp_path_factory: pytest.TempPathFactory) -> CrashInput:
-    """30 rows, 3 labels, one image each: 30 uploads, 2 BatchWriteItems, 6 batch files of 5."""
+    """150 rows, 3 labels, one image each: 150 uploads, TransactWriteItems of 100 + 50 pair items,
+    6 BatchWriteItems of round-pair items, 30 pages of 5 in one manifest part, one round item."""
     root = tmp_path_factory.mktemp("crash")
     lines = ["image_local_path,label,confidence"]
-    lines += [f"cls{i % 3}/img_{i:03d}.jpg,Class {i % 3},{80 + i % 20}.5" for i in range(30)]
+    lines += [f"cls{i % 3}/img_{i:03d}.jpg,Class {i % 3},{80 + i % 20}.5" for i in range(150)]
     (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_images(root / "labels.csv", root / "images")
     return CrashInput(root / "labels.csv", root / "images")
@@ -684,6 +933,8 @@ def seed_args(stack: Stack, data: CrashInput, workers: int = 4) -> list[str]:
         stack.bucket,
         "--table",
         stack.table,
+        "--round",
+        CRASH_ROUND,
         "--batch-size",
         "5",
         "--endpoint-url",
@@ -722,8 +973,11 @@ def reference(moto_server: GatedMotoServer, crash_input: CrashInput) -> dict[str
     ("stage", "match", "limit", "land"),
     [
         ("images", _is_image_put, 10, True),  # the request on the wire lands after the kill
-        ("items", _is_batch_write, 1, False),  # ... or never does
-        ("batch files", _is_batch_file_put, 2, True),
+        ("pair items", _dynamodb_operation("TransactWriteItems"), 1, False),  # ... or never does
+        ("round items", _dynamodb_operation("BatchWriteItem"), 2, True),
+        ("manifest", _is_manifest_put, 0, True),
+        ("round item", _dynamodb_operation("PutItem"), 0, False),
+        ("committed", _dynamodb_operation("PutItem"), 0, True),  # killed after its last write was sent
     ],
 )
 def test_seed_killed_half_way_then_resumed_ends_as_an_uninterrupted_seed(
@@ -761,21 +1015,38 @@ def test_seed_killed_half_way_then_resumed_ends_as_an_uninterrupted_seed(
 
     crashed = snapshot(stack)
     full = reference["snapshot"]
-    assert MANIFEST_KEY not in crashed["objects"]
-    assert crashed != full
-    if stage == "images":
-        assert crashed["items"] == {}
-    if stage == "items":
-        assert 0 < len(crashed["items"]) < len(full["items"])
-    if stage == "batch files":
-        assert crashed["items"] == full["items"]
+    sizes = {part: (len(crashed[part]), len(full[part])) for part in ("pairs", "round_pairs", "objects")}
+    if stage == "committed":
+        assert crashed == full  # the round item landed: the round was complete when the seed died
+    else:
+        assert crashed["rounds"] == {} and crashed != full  # not committed: the round does not exist yet
+    if stage == "images":  # some images, nothing of the round yet
+        assert sizes["pairs"][0] == sizes["round_pairs"][0] == 0 and 0 < sizes["objects"][0] < sizes["objects"][1]
+    if stage == "pair items":  # the first transaction's pairs, no round-pair item, no manifest
+        assert 0 < sizes["pairs"][0] < sizes["pairs"][1] and sizes["round_pairs"][0] == 0
+    if stage == "round items":  # every pair item, part of the round-pair items, no manifest
+        assert crashed["pairs"] == full["pairs"] and 0 < sizes["round_pairs"][0] < sizes["round_pairs"][1]
+    if stage in {"images", "pair items", "round items"}:
+        assert manifest_key(CRASH_ROUND, 1) not in crashed["objects"]
+    if stage in {"manifest", "round item"}:  # everything but the round item
+        assert all(crashed[part] == full[part] for part in ("pairs", "round_pairs", "objects"))
 
     resumed = run_cli(seed_args(stack, crash_input))
 
     assert snapshot(stack) == full
-    assert resumed["items_written"] + resumed["items_existing"] == reference["report"]["items_written"]
-    assert resumed["items_existing"] == len(crashed["items"])
-    assert resumed["batches"] == reference["report"]["batches"]
+    expected = reference["report"]
+    assert stored_input_hashes(stack, CRASH_ROUND) == [resumed["input_sha256"]]
+    for key in ("round", "part", "queued", "batches", "rows_read", "problems_total"):
+        assert resumed[key] == expected[key], key
+    if stage == "committed":
+        assert resumed["unchanged"] is True  # the same input again: a no-op, nothing written
+        return
+    assert resumed["unchanged"] is False and resumed["batches_per_label"] == expected["batches_per_label"]
+    # The pair items the killed seed created are kept (existing: a vote on them would have been
+    # kept too); only the missing ones are created, and only their images are sent again.
+    assert resumed["items_written"] + resumed["items_existing"] == expected["items_written"] == expected["queued"]
+    assert resumed["items_existing"] == len(crashed["pairs"])
+    assert resumed["images_transferred"] == expected["images_transferred"] - len(crashed["pairs"])
 
 
 # --------------------------------------------------------------------------------------------
