@@ -17,6 +17,8 @@ import ast
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .source_parsing import parse_file
+
 # boto3 client method -> the IAM actions it needs.
 METHOD_ACTIONS: Mapping[str, tuple[str, ...]] = {
     # S3
@@ -57,7 +59,7 @@ TRANSACT_OPERATIONS: Mapping[str, str] = {
 
 def calls_in(path: Path) -> set[str]:
     """The boto3 operations a module calls (method names, paginated ones included)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_file(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
@@ -74,7 +76,7 @@ def calls_in(path: Path) -> set[str]:
 
 def transact_operations_in(path: Path) -> set[str]:
     """Kinds of TransactWriteItems operation a module builds (dict keys ``Put``, ``Update``…)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_file(path)
     return {
         key.value
         for node in ast.walk(tree)

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ._handlers import settings
+from .source_parsing import parse_file
 
 PACKAGE = "handlers"
 # Third-party packages the Lambda Python runtime provides.
@@ -92,7 +93,7 @@ def _module_file(module: str, root: Path) -> Path | None:
 
 def _imports(path: Path, module: str) -> set[str]:
     """Absolute names a module imports (``from handlers import x`` yields ``handlers.x`` and ``handlers``)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_file(path)
     is_package = path.name == "__init__.py"
     names: set[str] = set()
     for node in ast.walk(tree):

@@ -31,9 +31,7 @@ def expected_queue(text: str, threshold: float, images: str) -> list[tuple[str, 
     return [(url, label, confidence) for (url, label), confidence in queue.items()]
 
 
-def check_batches(
-    stack: DeployedStack, report: dict, expected: list[tuple[str, str, float]], batch_size: int
-) -> None:
+def check_batches(stack: DeployedStack, report: dict, expected: list[tuple[str, str, float]], batch_size: int) -> None:
     batches = manifest_batches(stack, report["manifest_uri"])
     per_label = Counter(label for _, label, _ in expected)
     batches_per_label = Counter()

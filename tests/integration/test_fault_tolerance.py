@@ -10,6 +10,7 @@ really retried (every faulted request was sent again), so a test cannot pass by 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
@@ -112,11 +113,17 @@ class Gate:
             if self.match is not None and self.match(environ):
                 if self.passed >= self.limit:
                     hold = True
-                    self.tripped.set()
                 else:
                     self.passed += 1
         try:
             if hold:
+                # The whole request is on the wire before the test may kill its sender: read the body
+                # first (a PutObject of a file waits for "100 Continue" before sending it), or a
+                # held request could "land" with a body it never sent.
+                if environ.get("CONTENT_LENGTH"):
+                    body = _read_exactly(environ["wsgi.input"], int(environ["CONTENT_LENGTH"]))
+                    environ["wsgi.input"] = io.BytesIO(body)
+                self.tripped.set()
                 self.opened.wait(timeout=60)
                 if not self.land:
                     start_response("500 Internal Server Error", [("Content-Length", "0")])
@@ -134,6 +141,17 @@ class Gate:
                     return
             time.sleep(0.02)
         raise AssertionError("requests still in flight at the emulator")
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    chunks, left = [], length
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            raise AssertionError(f"request body cut short: {length - left} of {length} bytes")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 class GatedMotoServer(ThreadedMotoServer):

@@ -27,6 +27,7 @@ from packaging.utils import canonicalize_name
 from components import COMPONENT_TYPE, RESOURCE_TYPES
 from components.mocks import MockedRun, StageConfig, run_program
 from components.provider import BulkQAProvider
+from components.source_parsing import parse_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "aws:lambda/function:Function"
@@ -53,7 +54,7 @@ def third_party_imports(entry: Path) -> set[str]:
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_file(path)):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]

@@ -27,6 +27,7 @@ from components.lambda_package import (
 )
 from components.mocks import MockedResource, MockedRun, run_program
 from components.seeding import SEED_CSV_KEY
+from components.source_parsing import parse_file
 from handlers.settings import HANDLER_ENTRY_POINTS, HANDLER_ENVIRONMENT, TEMPLATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +186,7 @@ def environment_reads(path: Path) -> set[str]:
     literals, and loop variables over a module-level tuple of literals (``for name in NAMES``).
     An unresolvable name fails the test rather than being skipped.
     """
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse_file(path)
     constant_tuples: dict[str, list[str]] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Tuple | ast.List):
