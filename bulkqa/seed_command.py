@@ -193,6 +193,7 @@ def seed(
     their votes) are never rewritten. Bad rows are listed with their line number and skipped. Exit
     status: 0 ok, 1 nothing could be loaded, 2 bad input or option, 3 AWS error.
     """
+    from bulkqa.aws import aws_errors, describe_aws_error
     from handlers.csv_rows import CsvFormatError
     from handlers.dynamo_batches import UnprocessedError
     from handlers.image_sources import image_source
@@ -236,6 +237,8 @@ def seed(
         raise _fail(console, str(err)) from err
     if options.round is None:
         options = dataclasses.replace(options, round=generate_round_name())
+        if not dry_run:  # said first, so a seed that dies part-way can be resumed as the same round
+            console.print(f"Round: [bold]{escape(str(options.round))}[/bold] (generated; --round names it)")
     if gold_per_page:  # a page never shows more than --batch-size images, gold included
         options = dataclasses.replace(options, batch_size=options.batch_size - gold_per_page)
     target = SeedTarget(
@@ -302,9 +305,13 @@ def seed(
             ImagesNotFoundError,
         ) as err:
             raise _fail(console, str(err)) from err
-        except (UnprocessedError, RoundConflictError) as err:
-            console.print(f"[bold red]AWS error:[/bold red] {escape(str(err))}")
-            raise typer.Exit(3) from err
+        except (UnprocessedError, RoundConflictError, *aws_errors()) as err:
+            console.print(f"[bold red]AWS error:[/bold red] {escape(describe_aws_error(err))}")
+            console.print(
+                f"Round {escape(str(options.round))} is not finished: run the same command with "
+                f"--round {escape(str(options.round))} to resume it (nothing is written twice)."
+            )
+            raise typer.Exit(getattr(err, "exit_code", 3)) from err
 
     if json_out:
         out = report.to_json()

@@ -116,3 +116,20 @@ def test_a_bad_gold_csv_names_the_row_and_writes_nothing(qa_stack: QaStack, inpu
     assert result.exit_code == 2
     assert "line 2: truth 'perhaps'" in " ".join(result.output.split())
     assert "Contents" not in qa_stack.s3.list_objects_v2(Bucket=qa_stack.bucket)
+
+
+def test_a_generated_round_is_named_first_and_in_the_aws_error(
+    qa_stack: QaStack, inputs: tuple[Path, Path, Path]
+) -> None:
+    """A seed that dies part-way can be resumed: its generated round name is printed up front and
+    the error says how to resume it."""
+    csv, images, _ = inputs
+    args = ["seed", "--csv", str(csv), "--images", str(images), "--bucket", qa_stack.bucket, "--table", "no-such"]
+    result = CliRunner().invoke(app, args, env=WIDE)
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    first = text.index("Round: r-")
+    name = text[first:].split()[1]
+    assert "(generated" in text[first:]
+    assert f"run the same command with --round {name} to resume it" in text
+    assert text.index("AWS error") > first
