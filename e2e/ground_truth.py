@@ -36,6 +36,24 @@ EVENT_VERSION = "2018-10-16"
 Verdict = Callable[[str, str, str], bool | None]
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One image as a worker sees it on the page: what a worker profile decides on.
+
+    ``confidence`` is the figure the task input shows next to the image (the model's, or for a
+    gold item the one drawn at seed time): a strict worker may distrust low ones.
+    """
+
+    s3_image_url: str
+    label: str
+    confidence: float | None
+    checked: bool
+
+
+# Decides like a Verdict, seeing the whole card: (worker id, Shown) -> True, False or None.
+PageJudge = Callable[[str, Shown], bool | None]
+
+
 class ContractError(AssertionError):
     """A function or the template broke Ground Truth's contract."""
 
@@ -134,6 +152,14 @@ def read_page(html: str) -> list[Card]:
     return reader.cards
 
 
+def _number(value: Any) -> float | None:
+    """The confidence the task input shows, as a number (None if it shows none)."""
+    try:
+        return None if isinstance(value, bool) or value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _now_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
@@ -207,17 +233,30 @@ class GroundTruthSimulator:
                         raise ContractError(f"image {card.image_url} did not load")
         return Task(dataset_object_id, line, response["taskInput"], cards, {url: uri for uri, url in urls.items()})
 
-    def answer(self, job: LabelingJob, task: Task, verdict: Verdict) -> None:
-        """Each worker looks at each card's image and sets its box; crowd-form submits them all."""
-        items = task.task_input.get("sourceRef") or []
-        labels = {item.get("label") for item in items if isinstance(item, dict)}
+    def answer(
+        self, job: LabelingJob, task: Task, verdict: Verdict | None = None, *, judge: PageJudge | None = None
+    ) -> None:
+        """Each worker looks at each card's image and sets its box; crowd-form submits them all.
+
+        Give ``verdict`` (decides from the image and label) or ``judge`` (also sees the shown
+        confidence and the box's initial state: what the worker profiles need)."""
+        if (verdict is None) == (judge is None):
+            raise ValueError("give exactly one of verdict and judge")
+        items = [item for item in task.task_input.get("sourceRef") or [] if isinstance(item, dict)]
+        labels = {item.get("label") for item in items}
         if len(labels) != 1:
             raise ContractError(f"a task must show one label, data object {task.dataset_object_id} shows {labels}")
         (label,) = labels
+        confidences = {item.get("s3_image_url"): item.get("confidence") for item in items}
         for worker in job.worker_ids():
             answer: dict[str, Any] = {}
             for card in task.cards:
-                decision = verdict(worker, task.image_uris[card.image_url], label)
+                image = task.image_uris[card.image_url]
+                if judge is not None:
+                    decision = judge(worker, Shown(image, label, _number(confidences.get(image)), card.checked))
+                else:
+                    assert verdict is not None
+                    decision = verdict(worker, image, label)
                 answer[card.checkbox_name] = {card.checkbox_value: card.checked if decision is None else decision}
             task.answers[worker] = answer
 
@@ -294,13 +333,13 @@ class GroundTruthSimulator:
         self._put_text(uri, "".join(json.dumps(line) + "\n" for line in lines), "application/jsonlines")
         return uri, lines
 
-    def run(self, job: LabelingJob, verdict: Verdict) -> JobResult:
+    def run(self, job: LabelingJob, verdict: Verdict | None = None, *, judge: PageJudge | None = None) -> JobResult:
         """The whole job: tasks, answers, one consolidation request, the output manifest."""
         template = self.read_template(job)
         lines = self.read_manifest(job)
         tasks = [self.prepare_task(job, template, str(i), line) for i, line in enumerate(lines)]
         for task in tasks:
-            self.answer(job, task, verdict)
+            self.answer(job, task, verdict, judge=judge)
         request_uri, event, response = self.consolidate(job, tasks)
         manifest_uri, output_lines = self.write_output_manifest(job, tasks, response)
         return JobResult(tasks, request_uri, event, response, manifest_uri, output_lines)

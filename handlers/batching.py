@@ -83,23 +83,23 @@ def manifest_text(batch_uris: Sequence[str]) -> str:
 
 
 def parse_batch_document(text: str | bytes, *, source: str) -> list[QueueItem]:
-    """Read a batch file back; raise ``ValueError`` naming ``source`` if it is not one."""
+    """Read a batch file back; raise ``ValueError`` naming ``source`` if it is not one.
+
+    The checks are the task pages' (``handlers.task_pages``), so a file the functions refuse is
+    refused here too, with the same words.
+    """
+    from handlers.task_pages import parse_page
+
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"batch file {source} is not valid JSON: {err}") from err
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except json.JSONDecodeError as err:
         raise ValueError(f"batch file {source} is not valid JSON: {err}") from err
-    if not isinstance(data, list) or not data:
+    if not isinstance(data, list):
         raise ValueError(f"batch file {source} must be a non-empty JSON list of items")
-    items = []
-    for position, entry in enumerate(data):
-        if not isinstance(entry, dict):
-            raise ValueError(f"batch file {source}: item {position} is not an object")
-        url, label, confidence = entry.get("s3_image_url"), entry.get("label"), entry.get("confidence")
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"batch file {source}: item {position} has no s3_image_url")
-        if not isinstance(label, str) or not label:
-            raise ValueError(f"batch file {source}: item {position} has no label")
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
-            raise ValueError(f"batch file {source}: item {position} has no numeric confidence")
-        items.append(QueueItem(url, label, float(confidence)))
-    return items
+    page = parse_page(data, source=source)
+    return [QueueItem(item.s3_image_url, item.label, item.confidence) for item in page.entries]

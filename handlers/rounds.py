@@ -173,6 +173,23 @@ def manifest_line(document: BatchDocument) -> str:
     return line
 
 
+def parse_entry(entry: Any, position: int, source: str, *, allow_gold: bool = True) -> BatchEntry:
+    """One image of a page (an inline document's item or a 0.1 batch file's); ``ValueError`` names it."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"{source}: item {position} is not an object")
+    url, label, confidence = entry.get("s3_image_url"), entry.get("label"), entry.get("confidence")
+    gold = entry.get("gold") if allow_gold else None
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{source}: item {position} has no s3_image_url")
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"{source}: item {position} has no label")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
+        raise ValueError(f"{source}: item {position} has no numeric confidence")
+    if gold not in (None, "wrong", "correct"):
+        raise ValueError(f"{source}: item {position} has gold {gold!r}, expected 'wrong' or 'correct'")
+    return BatchEntry(url, label, float(confidence), gold)
+
+
 def parse_batch_document_json(data: Any, *, source: str) -> BatchDocument:
     """Read an inline batch document (already JSON-decoded); raise ``ValueError`` naming ``source``."""
     if not isinstance(data, dict) or data.get("v") != BATCH_DOCUMENT_VERSION:
@@ -190,25 +207,7 @@ def parse_batch_document_json(data: Any, *, source: str) -> BatchDocument:
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
         raise ValueError(f"{source}: items must be a non-empty list")
-    items = []
-    for position, entry in enumerate(raw_items):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{source}: item {position} is not an object")
-        url, item_label, confidence, gold = (
-            entry.get("s3_image_url"),
-            entry.get("label"),
-            entry.get("confidence"),
-            entry.get("gold"),
-        )
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"{source}: item {position} has no s3_image_url")
-        if not isinstance(item_label, str) or not item_label:
-            raise ValueError(f"{source}: item {position} has no label")
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
-            raise ValueError(f"{source}: item {position} has no numeric confidence")
-        if gold not in (None, "wrong", "correct"):
-            raise ValueError(f"{source}: item {position} has gold {gold!r}, expected 'wrong' or 'correct'")
-        items.append(BatchEntry(url, item_label, float(confidence), gold))
+    items = [parse_entry(entry, position, source) for position, entry in enumerate(raw_items)]
     return BatchDocument(round_name, part, batch, label, tuple(items))
 
 

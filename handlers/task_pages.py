@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers import safe_json
-from handlers.rounds import BatchDocument, BatchEntry, parse_batch_document_json
+from handlers.rounds import BatchDocument, BatchEntry, parse_batch_document_json, parse_entry
 
 INLINE_NAME = "<inline data object>"
 
@@ -57,19 +57,7 @@ def _legacy_entries(data: list[Any], source: str) -> tuple[BatchEntry, ...]:
     where = _described(source)
     if not data:
         raise ValueError(f"{where} must be a non-empty JSON list of items")
-    entries = []
-    for position, entry in enumerate(data):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: item {position} is not an object")
-        url, label, confidence = entry.get("s3_image_url"), entry.get("label"), entry.get("confidence")
-        if not isinstance(url, str) or not url:
-            raise ValueError(f"{where}: item {position} has no s3_image_url")
-        if not isinstance(label, str) or not label:
-            raise ValueError(f"{where}: item {position} has no label")
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
-            raise ValueError(f"{where}: item {position} has no numeric confidence")
-        entries.append(BatchEntry(url, label, float(confidence)))
-    return tuple(entries)
+    return tuple(parse_entry(entry, position, where, allow_gold=False) for position, entry in enumerate(data))
 
 
 def parse_page(value: Any, *, source: str) -> Page:
