@@ -92,8 +92,9 @@ def _event(emu: Any, payload: list[dict], name: str) -> dict[str, Any]:
 def _invoke(emu: Any, payload: list[dict], name: str, latency: float, warm: Any) -> tuple[float, int, int]:
     """Put the payload file, run one consolidation request; (seconds, AWS requests, votes counted).
 
-    ``warm`` is None to call the Lambda handler as Lambda does (it makes its clients on every
-    call), or ``(s3, ddb, counter)`` to call ``consolidate`` with clients made once, as a warm
+    ``warm`` is None to call the Lambda handler as a fresh container does (it makes its clients:
+    ``counted_client`` is a new function each call, so the handler's warm-client cache misses), or
+    ``(s3, ddb, counter)`` to call ``consolidate`` with clients made once, as a warm
     function that kept its clients would.
     """
     event = _event(emu, payload, name)

@@ -272,7 +272,8 @@ def render_readme(results: dict[str, Any]) -> str:
         out.append(
             f"One request = dataset objects of {post['batch_size']} images each, every worker answering every "
             f"image (one conditional `UpdateItem` per image, {post['vote_writers']} writer threads). *handler*: "
-            "`handlers.post_labeling.handler` as Lambda calls it (it makes its boto3 clients on every call); "
+            "`handlers.post_labeling.handler` as Lambda calls it on a fresh container (it makes its boto3 "
+            "clients; a new `make_client` each call defeats its warm-client cache); "
             "*warm*: `consolidate()` with clients made once. Every vote sent was found stored exactly once "
             f"({post['votes_stored']:,} votes).\n"
         )
@@ -298,7 +299,8 @@ def render_readme(results: dict[str, Any]) -> str:
         f, r, s = report["floor_csv_reader"], report["bulkqa_report"], report["bulkqa_startup_help"]
         out.append(f"## Report: {report['rows']:,} rows from CSV ({report['csv_mib']} MiB)\n")
         out.append(
-            "Each in a fresh interpreter; peak memory is that process's own high-water mark (`VmHWM`, read "
+            f"Each in a fresh interpreter, {report.get('repeat', 1)} interleaved runs, the median shown; peak "
+            "memory is that process's own high-water mark (`VmHWM`, read "
             "at exit; the parent's `ru_maxrss` of a child is useless here, as Linux carries it over fork and "
             "exec). The floor only iterates "
             "the file with `csv.reader`. `bulkqa report --input FILE --format json --out FILE`.\n"

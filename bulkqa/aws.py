@@ -26,7 +26,7 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -164,11 +164,13 @@ def clients(
     region: str | None = None,
     counter: RequestCounter | None = None,
     interactive: bool = False,
+    bulk: Sequence[str] = (),
 ) -> list[Any]:
     """One client per service, sharing a session; counted when ``counter`` is given.
 
     Raises ``AwsSetupError`` (no region) or ``AwsUnreachableError`` (the endpoint does not
-    answer) before any request; ``interactive`` clients time out and give up quickly.
+    answer) before any request; ``interactive`` clients time out and give up quickly; the
+    services in ``bulk`` get ``handlers.aws_clients.BULK_CONFIG`` (bulk writers, see there).
     """
     from handlers.aws_clients import make_client
 
@@ -177,7 +179,10 @@ def clients(
     for endpoint in dict.fromkeys(filter(None, (effective_endpoint(endpoint_url, s) for s in services))):
         probe_endpoint(endpoint)
     config = _interactive_config() if interactive else None
-    made = [make_client(s, endpoint_url=endpoint_url, region=region, session=session, config=config) for s in services]
+    made = [
+        make_client(s, endpoint_url=endpoint_url, region=region, session=session, config=config, bulk=s in bulk)
+        for s in services
+    ]
     return [counter.attach(c) for c in made] if counter else made
 
 

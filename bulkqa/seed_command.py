@@ -250,7 +250,9 @@ def seed(
         from bulkqa.aws import RequestCounter, clients
 
         counter = RequestCounter()
-        s3, ddb = clients("s3", "dynamodb", endpoint_url=endpoint_url, region=region, counter=counter)
+        s3, ddb = clients(
+            "s3", "dynamodb", endpoint_url=endpoint_url, region=region, counter=counter, bulk=("dynamodb",)
+        )
     gold_plan = None
     if gold is not None:
         from bulkqa.gold_input import build_gold_plan

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -86,7 +87,14 @@ def _interval(quality: WorkerQuality) -> str:
 
 def render_table(qualities: list[WorkerQuality], round_name: str, console: Console) -> None:
     """Designed for 80 columns: the worker id folds, numbers never do."""
-    table = Table(title=f"Workers of round {escape(round_name)}", title_justify="left", expand=False)
+    table = Table(
+        title=f"Workers of round {escape(round_name)}",
+        title_justify="left",
+        expand=False,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
     table.add_column("Worker", overflow="fold", min_width=10)
     table.add_column("Pages", justify="right", no_wrap=True)
     table.add_column("Wrong gold\ncaught", justify="right", no_wrap=True)
@@ -95,7 +103,7 @@ def render_table(qualities: list[WorkerQuality], round_name: str, console: Conso
     table.add_column("Agree", justify="right", no_wrap=True)
     table.add_column("Flag", no_wrap=True)
     for quality in qualities:
-        flag = "[bold red]rubber stamp?[/bold red]" if quality.rubber_stamp_flag else ""
+        flag = "[bold red]stamp?[/bold red]" if quality.rubber_stamp_flag else ""
         table.add_row(
             escape(quality.worker),
             str(quality.pages),
@@ -107,8 +115,8 @@ def render_table(qualities: list[WorkerQuality], round_name: str, console: Conso
         )
     console.print(table)
     console.print(
-        "Catch: wrong gold items unticked / wrong gold items seen. Rubber stamp?: most pages with a "
-        "wrong gold item were submitted with nothing unticked.",
+        "Catch: wrong gold items unticked / wrong gold items seen. stamp? (likely rubber-stamping): most "
+        "pages with a wrong gold item were submitted with nothing unticked.",
         soft_wrap=False,
     )
 

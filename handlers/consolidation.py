@@ -24,6 +24,7 @@ worker's page record instead.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -294,12 +295,27 @@ def _write(
 ) -> tuple[dict[tuple[str, str], PairResult], dict[tuple[str, str], WorkerPage]]:
     if not pairs and not pages:
         return {}, {}
-    with ThreadPoolExecutor(max_workers=min(VOTE_WRITERS, len(pairs) + len(pages))) as pool:
-        pair_futures = {key: pool.submit(record_pair_votes, ddb, table, pair) for key, pair in pairs.items()}
-        page_futures = {key: pool.submit(record_worker_page, ddb, table, page) for key, page in pages.items()}
-        pair_results = {key: future.result() for key, future in pair_futures.items()}
-        page_results = {key: future.result()[0] for key, future in page_futures.items()}
+    pool = _writers()
+    pair_futures = {key: pool.submit(record_pair_votes, ddb, table, pair) for key, pair in pairs.items()}
+    page_futures = {key: pool.submit(record_worker_page, ddb, table, page) for key, page in pages.items()}
+    pair_results = {key: future.result() for key, future in pair_futures.items()}
+    page_results = {key: future.result()[0] for key, future in page_futures.items()}
     return pair_results, page_results
+
+
+_writer_pool: ThreadPoolExecutor | None = None
+_writer_pool_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """The vote writers' threads, started once per warm function: starting 28 threads cost about a
+    tenth of a 25-image request's CPU (bench/README.md). The tasks never wait on each other, so
+    concurrent invocations sharing the pool only queue behind one another."""
+    global _writer_pool
+    with _writer_pool_lock:
+        if _writer_pool is None:
+            _writer_pool = ThreadPoolExecutor(max_workers=VOTE_WRITERS, thread_name_prefix="vote-writer")
+        return _writer_pool
 
 
 def consolidate(s3: Any, ddb: Any, table: str, event: ConsolidationEvent) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import re
 import unicodedata
@@ -272,7 +273,10 @@ def decode_csv(data: bytes, *, source: str = "CSV") -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _check_label(raw: str) -> tuple[str | None, str | None]:
+    """The label's NFC spelling, or why it is refused: pure, so cached (a CSV repeats a few labels
+    on every row; the bound keeps memory constant whatever the labels)."""
     label = unicodedata.normalize("NFC", raw.strip())
     if not label:
         return None, "empty label"
@@ -495,6 +499,8 @@ class LabelCsvReader:
 
     def _ends_in_quote(self, text: str) -> bool:
         """True if a quote opened on this line (read on its own) is still open at its end."""
+        if '"' not in text:
+            return False  # no quote, none open: the common line, without building a reader for it
         try:
             next(csv.reader([text], delimiter=self.delimiter, strict=True), None)
         except csv.Error as err:

@@ -46,6 +46,21 @@ def normalise_image_path(raw: str) -> str:
     if reason:
         raise ImagePathError(f"image path contains {reason}")
     path = text.replace("\\", "/")
+    bounded = f"/{path}/"
+    if "//" not in bounded and "/./" not in bounded and "/../" not in bounded:
+        # Every segment is a name (no leading, trailing or doubled "/", no "." or ".."): the path is
+        # already canonical; ``_resolve_segments`` would return it unchanged (a differential test
+        # in tests/unit/test_seed_fast_paths.py checks that), so the common row skips the walk.
+        normalised = path
+    else:
+        normalised = _resolve_segments(path, raw)
+    if len(normalised.encode("utf-8")) > MAX_IMAGE_PATH_BYTES:
+        raise ImagePathError(f"image path is longer than {MAX_IMAGE_PATH_BYTES} bytes")
+    return normalised
+
+
+def _resolve_segments(path: str, raw: str) -> str:
+    """Rules 5 and 6 on a path with ``/`` separators: drop empty and ``.`` segments, apply ``..``."""
     if path.startswith("/"):
         raise ImagePathError(f"image path {raw!r} must be relative and stay inside the image folder")
     parts: list[str] = []
@@ -60,7 +75,4 @@ def normalise_image_path(raw: str) -> str:
         parts.append(part)
     if not parts or path.split("/")[-1] in ("", ".", ".."):
         raise ImagePathError(f"image path {raw!r} names a folder, not a file")
-    normalised = "/".join(parts)
-    if len(normalised.encode("utf-8")) > MAX_IMAGE_PATH_BYTES:
-        raise ImagePathError(f"image path is longer than {MAX_IMAGE_PATH_BYTES} bytes")
-    return normalised
+    return "/".join(parts)

@@ -305,12 +305,14 @@ def _error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
-def check_s3_images(s3: Any, source: S3Images, sample: Sequence[str]) -> ImageCheck:
+def check_s3_images(s3: Any, source: S3Images, sample: Sequence[str], *, max_workers: int = 16) -> ImageCheck:
     """One ListObjectsV2 on the prefix and a HeadObject on each of ``sample``: read-only, before any write.
 
     Refused: the bucket does not exist, nothing is under the prefix, or fewer than half of the sampled
     keys exist. A listing or a HeadObject that is denied proves nothing either way and is skipped
-    (Ground Truth's role may be allowed to read what the seed's credentials cannot).
+    (Ground Truth's role may be allowed to read what the seed's credentials cannot). The HeadObjects
+    go out at once (they were a chain of round trips in front of every seed) and are judged in the
+    sample's order, so the result is the same as one after the other.
     """
     prefix = source.prefix
     folder = prefix.key.strip("/")
@@ -328,19 +330,33 @@ def check_s3_images(s3: Any, source: S3Images, sample: Sequence[str]) -> ImageCh
         if not listing.get("KeyCount", len(listing.get("Contents", []))):
             result.problem = f"no objects under {prefix} — check --images"
             return result
-    for path in dict.fromkeys(sample):
+    paths = list(dict.fromkeys(sample))
+
+    def head(path: str) -> tuple[S3Uri, ClientError | None]:
         uri = source.source(path)
         try:
             s3.head_object(Bucket=uri.bucket, Key=uri.key)
         except ClientError as err:
-            code = _error_code(err)
+            return uri, err
+        return uri, None
+
+    if len(paths) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(paths))) as pool:
+            answers = list(pool.map(head, paths))
+    else:
+        answers = [head(path) for path in paths]
+    for path, (uri, error) in zip(paths, answers, strict=True):
+        if error is not None:
+            code = _error_code(error)
             if code in _NOT_FOUND_CODES:
                 result.total += 1
                 result.add_missing(path, f"{uri} not found")
                 continue
             if code in _DENIED_CODES:
                 continue
-            raise
+            raise error
         result.total += 1
         result.found += 1
     return result

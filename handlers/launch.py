@@ -123,7 +123,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         event = _from_s3_notification(event) or event
     if not isinstance(event, dict) or not isinstance(event.get("csv"), str):
         raise ValueError('launch event must be {"csv": "s3://bucket/key.csv", ...} or an S3 notification for one CSV')
-    s3, ddb = make_client("s3"), make_client("dynamodb")
+    s3, ddb = make_client("s3"), make_client("dynamodb", bulk=True)  # bulk: see BULK_CONFIG
     csv_location = parse_s3_uri(event["csv"])  # IAM may lag a fresh deployment: see handlers.iam_wait
     wait_for_access(lambda: s3.head_object(Bucket=csv_location.bucket, Key=csv_location.key), what=event["csv"])
     options = options_from_event(event, s3)

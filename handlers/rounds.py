@@ -82,9 +82,10 @@ def round_pair_partition(round_name: str, shard: int) -> str:
 
 def round_pair_key(round_name: str, s3_image_url: str, label: str) -> dict[str, dict[str, str]]:
     """DynamoDB key of the round's view of one pair (a second kind of item in the same table)."""
+    digest = pair_digest(s3_image_url, label)  # once: the shard is its first 8 hex digits (pair_shard)
     return {
-        ATTR_IMAGE_URL: {"S": round_pair_partition(round_name, pair_shard(s3_image_url, label))},
-        ATTR_LABEL: {"S": pair_digest(s3_image_url, label)},
+        ATTR_IMAGE_URL: {"S": round_pair_partition(round_name, int(digest[:8], 16) % ROUND_SHARDS)},
+        ATTR_LABEL: {"S": digest},
     }
 
 

@@ -33,6 +33,8 @@ import hashlib
 import heapq
 import io
 import json
+import math
+import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -440,8 +442,32 @@ class Pager:
             yield self._page(label)
 
 
+# Characters JSON escapes with ``ensure_ascii=False`` (json.encoder.ESCAPE): without any of them a
+# value's JSON is the value in quotes, so an item's size is plain arithmetic.
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f\\"]')
+# The quotes of the item's JSON (three keys, two string values), each escaped once more in the line.
+_ITEM_QUOTES = 10
+
+
 def _entry_bytes(url: str, label: str, confidence: float) -> int:
-    """Bytes one item adds to a manifest line (JSON inside a JSON string, plus a comma)."""
+    """Bytes one item adds to a manifest line (JSON inside a JSON string, plus a comma).
+
+    The common item (a finite float, nothing JSON escapes) is sized without encoding it twice: the
+    same number for every input (tests/unit/test_seed_fast_paths.py compares both ways).
+    """
+    if (
+        type(confidence) is float
+        and math.isfinite(confidence)
+        and _JSON_ESCAPED.search(url) is None
+        and _JSON_ESCAPED.search(label) is None
+    ):
+        inner = f'{{"confidence":{confidence!r},"label":"{label}","s3_image_url":"{url}"}}'
+        return len(inner.encode("utf-8")) + _ITEM_QUOTES + 1
+    return _entry_bytes_encoded(url, label, confidence)
+
+
+def _entry_bytes_encoded(url: str, label: str, confidence: float) -> int:
+    """``_entry_bytes`` by encoding the item as the manifest line does: the reference."""
     text = BatchEntry(url, label, confidence).to_json()
     inner = json.dumps(text, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return len(json.dumps(inner, ensure_ascii=False)[1:-1].encode("utf-8")) + 1
@@ -854,12 +880,16 @@ def _run_seed(
 
     if first.eligible - len(first.missing_images) == 0:
         return report  # nothing to store: no request at all
-    if verify_images and isinstance(target.images, S3Images):
-        checked = check_s3_images(s3, target.images, first.sample)
-        if checked.refused:
-            raise ImagesNotFoundError("\n".join([*checked.lines(), "nothing was written"]))
-
-    meta = read_round(ddb, target.table, round_name) if options.round else None
+    # The read-only look-ups before any write do not depend on each other: the image check runs
+    # beside the round's item (and the table probe), so they cost two round trips, not eight.
+    # Their outcomes are judged in the order they always were: a refused image check first.
+    with ThreadPoolExecutor(max_workers=1) as lookups:
+        before_writes = lookups.submit(_round_before_writes, ddb, target.table, round_name, options)
+        if verify_images and isinstance(target.images, S3Images):
+            checked = check_s3_images(s3, target.images, first.sample)
+            if checked.refused:
+                raise ImagesNotFoundError("\n".join([*checked.lines(), "nothing was written"]))
+        meta, has_pairs = before_writes.result()
     if meta is not None:
         done = meta.part_with_input(first.input_sha256)
         if done is not None:
@@ -870,7 +900,7 @@ def _run_seed(
                 "written. Use --extend to add the new rows as a new part, or seed into another --round."
             )
         report.part = len(meta.parts) + 1
-    check_pairs = meta is not None or table_has_pair_items(ddb, target.table)
+    check_pairs = meta is not None or has_pairs
     total = first.eligible
 
     with tempfile.TemporaryFile() as spool, ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -909,6 +939,12 @@ def _run_seed(
     if report.stored or report.already_in_round:
         _commit(ddb, target, options, report, meta)
     return report
+
+
+def _round_before_writes(ddb: Any, table: str, round_name: str, options: SeedOptions) -> tuple[RoundMeta | None, bool]:
+    """The round's item (when named), and only when there is none, whether the table holds pairs."""
+    meta = read_round(ddb, table, round_name) if options.round else None
+    return meta, meta is not None or table_has_pair_items(ddb, table)
 
 
 def _commit(ddb: Any, target: SeedTarget, options: SeedOptions, report: SeedReport, meta: RoundMeta | None) -> None:
