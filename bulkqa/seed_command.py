@@ -235,10 +235,9 @@ def seed(
         gold_per_page = gold_items_per_page(gold, gold_per_task, options.batch_size)
     except (OSError, ValueError) as err:  # SeedOptionError is a ValueError
         raise _fail(console, str(err)) from err
-    if options.round is None:
+    generated = options.round is None
+    if generated:
         options = dataclasses.replace(options, round=generate_round_name())
-        if not dry_run:  # said first, so a seed that dies part-way can be resumed as the same round
-            console.print(f"Round: [bold]{escape(str(options.round))}[/bold] (generated; --round names it)")
     if gold_per_page:  # a page never shows more than --batch-size images, gold included
         options = dataclasses.replace(options, batch_size=options.batch_size - gold_per_page)
     target = SeedTarget(
@@ -253,6 +252,8 @@ def seed(
         s3, ddb = clients(
             "s3", "dynamodb", endpoint_url=endpoint_url, region=region, counter=counter, bulk=("dynamodb",)
         )
+    if generated and not dry_run:  # said first, so a seed that dies part-way can be resumed as the same round
+        console.print(f"Round: [bold]{escape(str(options.round))}[/bold] (generated; --round names it)")
     gold_plan = None
     if gold is not None:
         from bulkqa.gold_input import build_gold_plan
