@@ -45,7 +45,22 @@ _SESSION_ENVIRONMENT = (
 )
 # ... and what a client depends on besides its session: whoever keeps clients for reuse (a warm
 # function) makes them again when any of these changes (another account, region or endpoint).
-CLIENT_ENVIRONMENT = (*_SESSION_ENVIRONMENT, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB")
+CLIENT_ENVIRONMENT = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+)  # written out (not built from _SESSION_ENVIRONMENT) so the wiring test can read every name
+
+
+def client_environment() -> tuple[str | None, ...]:
+    """The values of ``CLIENT_ENVIRONMENT`` now: a key for clients kept across invocations."""
+    return tuple(os.environ.get(name) for name in CLIENT_ENVIRONMENT)
 _lock = threading.Lock()
 _shared: dict[tuple[str | None, ...], boto3.session.Session] = {}
 

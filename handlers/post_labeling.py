@@ -13,7 +13,7 @@ import os
 import threading
 from typing import Any
 
-from handlers.aws_clients import CLIENT_ENVIRONMENT, make_client
+from handlers.aws_clients import client_environment, make_client
 from handlers.consolidation import consolidate
 from handlers.gt_events import parse_consolidation_event
 from handlers.logs import get_logger, log
@@ -31,7 +31,7 @@ def _warm_clients() -> tuple[Any, Any]:
     ≈ 50 ms of CPU, as much as the consolidation of a 25-image page itself (bench/README.md).
     Keyed by the environment they were made from (and by ``make_client``, which a test may replace),
     so a process that switches account, region or endpoint gets new ones."""
-    key = (make_client, *(os.environ.get(name) for name in CLIENT_ENVIRONMENT))
+    key = (make_client, *client_environment())
     with _clients_lock:
         if key not in _clients:
             _clients.clear()
