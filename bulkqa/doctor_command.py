@@ -38,6 +38,13 @@ from bulkqa.access_checks import (
 from bulkqa.aws import aws_errors, clients, describe_aws_error, region_from_outputs
 from bulkqa.manifests import ManifestTask, choose_parts, list_round_parts, manifest_uri, read_tasks
 
+# Options `job create` and `doctor` share (the checks are the same; so are their knobs).
+SampleOption = Annotated[int, typer.Option("--sample", min=1, max=1000, help="Images checked to exist, per bucket.")]
+EndpointOption = Annotated[str | None, typer.Option(help="AWS endpoint, e.g. an emulator's URL.")]
+StackRegionOption = Annotated[
+    str | None, typer.Option(help="AWS region (default: the stack's, from its ARNs, or your AWS configuration).")
+]
+
 OUTPUT_BUCKET = "bucket_name"
 OUTPUT_MANIFEST_URI = "manifest_uri"
 OUTPUT_ROLE_ARN = "ground_truth_role_arn"
@@ -236,13 +243,9 @@ def doctor(
     part: Annotated[
         int | None, typer.Option(min=1, help="Only this manifest part of the round (default: every part).")
     ] = None,
-    sample_size: Annotated[
-        int, typer.Option("--sample", min=1, max=1000, help="Images checked to exist, per bucket.")
-    ] = DEFAULT_SAMPLE,
-    endpoint_url: Annotated[str | None, typer.Option(help="AWS endpoint, e.g. an emulator's URL.")] = None,
-    region: Annotated[
-        str | None, typer.Option(help="AWS region (default: the stack's, from its ARNs, or your AWS configuration).")
-    ] = None,
+    sample_size: SampleOption = DEFAULT_SAMPLE,
+    endpoint_url: EndpointOption = None,
+    region: StackRegionOption = None,
 ) -> None:
     """Check that Ground Truth can show every image a round's manifest references.
 

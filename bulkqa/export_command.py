@@ -107,7 +107,6 @@ def corrected_training_rows(source: Any, policy: Policy) -> list[tuple[object, .
                 pair.confirm,
                 pair.disconfirm,
                 details.corrected_label,
-                None,
                 details.corrected_by_job,
             )
         )

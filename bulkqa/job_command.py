@@ -31,6 +31,7 @@ from rich.table import Table
 
 from bulkqa.access_checks import DEFAULT_SAMPLE
 from bulkqa.aws import clients, describe_aws_error, region_from_outputs
+from bulkqa.doctor_command import EndpointOption, SampleOption, StackRegionOption
 
 app = typer.Typer(
     help="Create the Ground Truth labeling job from the stack's outputs and follow its progress.",
@@ -407,13 +408,9 @@ def create(
             help="Check CORS, the role's read access and the images first (default: on, off with --dry-run).",
         ),
     ] = None,
-    sample_size: Annotated[
-        int, typer.Option("--sample", min=1, max=1000, help="Images checked to exist, per bucket.")
-    ] = DEFAULT_SAMPLE,
-    endpoint_url: Annotated[str | None, typer.Option(help="AWS endpoint, e.g. an emulator's URL.")] = None,
-    region: Annotated[
-        str | None, typer.Option(help="AWS region (default: the stack's, from its ARNs, or your AWS configuration).")
-    ] = None,
+    sample_size: SampleOption = DEFAULT_SAMPLE,
+    endpoint_url: EndpointOption = None,
+    region: StackRegionOption = None,
 ) -> None:
     """Create the labeling job for a seeded round (a custom task with the stack's functions and template).
 

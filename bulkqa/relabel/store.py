@@ -21,18 +21,12 @@ from botocore.exceptions import ClientError
 
 from bulkqa.relabel.output_manifest import Correction
 from bulkqa.relabel.plan import ReviewedPair
-from handlers.dynamo_batches import get_all
-from handlers.rounds import round_pair_partitions, round_prefix
+from handlers.rounds import round_prefix
 from handlers.settings import (
-    ATTR_CONFIRM_COUNT,
     ATTR_CORRECTED_BY_JOB,
     ATTR_CORRECTED_CONFIDENCE,
     ATTR_CORRECTED_LABEL,
-    ATTR_DISCONFIRM_COUNT,
     ATTR_IMAGE_URL,
-    ATTR_LABEL,
-    ATTR_PAIR_LABEL,
-    ATTR_PAIR_URL,
 )
 from handlers.vote_store import item_key
 
@@ -56,7 +50,6 @@ class StoredPair:
     confirm: int
     disconfirm: int
     corrected_label: str | None = None
-    corrected_confidence: float | None = None
     corrected_by_job: str | None = None
 
     def reviewed(self) -> ReviewedPair:
@@ -67,50 +60,23 @@ def relabel_prefix(round_name: str, job_name: str) -> str:
     return f"{round_prefix(round_name)}relabel/{job_name}/"
 
 
-def _query_partition(ddb: Any, table: str, partition: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "#pk = :pk",
-        "ExpressionAttributeNames": {"#pk": ATTR_IMAGE_URL, "#u": ATTR_PAIR_URL, "#l": ATTR_PAIR_LABEL},
-        "ExpressionAttributeValues": {":pk": {"S": partition}},
-        "ProjectionExpression": "#u, #l",
-    }
-    while True:
-        page = ddb.query(**request)
-        pairs.extend((item[ATTR_PAIR_URL]["S"], item[ATTR_PAIR_LABEL]["S"]) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return pairs
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _number(item: dict[str, Any], name: str) -> int:
-    value = item.get(name, {}).get("N")
-    return int(Decimal(value)) if value is not None else 0
-
-
 def read_round_pairs(ddb: Any, table: str, round_name: str) -> list[StoredPair]:
-    """Every pair the round names, with the shared vote totals: Queries and BatchGets, never a Scan."""
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        partitions = list(pool.map(lambda p: _query_partition(ddb, table, p), round_pair_partitions(round_name)))
-        keys = sorted({pair for partition in partitions for pair in partition})
-        if not keys:
-            raise RoundNotFoundError(f"table {table} has no pair of round {round_name!r}")
-        items = get_all(ddb, table, [item_key(url, label) for url, label in keys], {}, pool=pool)
-    pairs = []
-    for item in items:
-        confidence = item.get(ATTR_CORRECTED_CONFIDENCE, {}).get("N")
-        pairs.append(
-            StoredPair(
-                image=item[ATTR_IMAGE_URL]["S"],
-                label=item[ATTR_LABEL]["S"],
-                confirm=_number(item, ATTR_CONFIRM_COUNT),
-                disconfirm=_number(item, ATTR_DISCONFIRM_COUNT),
-                corrected_label=item.get(ATTR_CORRECTED_LABEL, {}).get("S"),
-                corrected_confidence=float(confidence) if confidence is not None else None,
-                corrected_by_job=item.get(ATTR_CORRECTED_BY_JOB, {}).get("S"),
-            )
-        )
+    """Every pair the round names, with the shared votes and any correction, read as the round's
+    report reads them (``round_source.RoundResults``: Queries and BatchGets, never a Scan)."""
+    from bulkqa.round_source import RoundNotFoundError as NoSuchRound
+    from bulkqa.round_source import RoundResults
+
+    source = RoundResults(ddb, table, round_name, details=True)
+    try:
+        pairs = [
+            StoredPair(pair.image, pair.label, pair.confirm, pair.disconfirm,
+                       details.corrected_label, details.corrected_by_job)
+            for pair, details in source.pairs_with_details()
+        ]  # fmt: skip
+    except NoSuchRound as err:
+        raise RoundNotFoundError(f"table {table} has no pair of round {round_name!r}: {err}") from err
+    if not pairs:
+        raise RoundNotFoundError(f"table {table} has no pair of round {round_name!r}")
     return sorted(pairs, key=lambda pair: (pair.label, pair.image))
 
 

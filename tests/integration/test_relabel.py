@@ -51,6 +51,10 @@ def _url(stack: QaStack, name: str) -> str:
 
 def _put_round(stack: QaStack, round_name: str = ROUND) -> None:
     """The items a seed of ``round_name`` and three workers' votes leave in the table."""
+    from handlers.round_store import RoundMeta
+
+    meta = RoundMeta(round_name, "2026-11-29T10:00:00Z", 25)
+    stack.ddb.put_item(TableName=stack.table, Item=meta.to_item())
     for name, label, confirm, disconfirm in VOTES:
         url = _url(stack, name)
         stack.ddb.put_item(

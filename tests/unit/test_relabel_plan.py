@@ -220,7 +220,7 @@ def test_output_manifest_is_read_into_corrections() -> None:
 def _stored(image: str, label: str, c: int, d: int, corrected: str | None = None) -> Any:
     from bulkqa.relabel.store import StoredPair
 
-    return StoredPair(image, label, c, d, corrected, 0.9 if corrected else None, "job-1" if corrected else None)
+    return StoredPair(image, label, c, d, corrected, "job-1" if corrected else None)
 
 
 def test_confusion_and_corrected_training_rows() -> None:
